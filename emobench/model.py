@@ -1,0 +1,157 @@
+"""Base class of a model plugin (an architecture or a baseline).
+
+A model is a class; the tuner instantiates it with each trial's
+hyper-parameters (constructors only store parameters, as in scikit-learn), fits
+it on the training samples with the validation samples for model selection,
+and predicts the test samples once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from emobench.data import Modality, Sample, Task
+
+
+@dataclass
+class FitContext:
+    """What the harness hands to :meth:`Model.fit` besides the data.
+
+    ``profile`` is the run profile name (``smoke``, ``default``, ``paper``): models
+    choose their epoch budget from it. ``report(step, value)`` passes an
+    intermediate validation score (higher is better) to the tuner, which may
+    raise ``optuna.TrialPruned`` to stop a hopeless trial. ``score(samples,
+    preds)`` computes the task's primary metric on those samples, oriented so
+    that higher is always better (error metrics are negated): models use it to
+    pick their best epoch on the validation samples.
+    """
+
+    task: Task
+    modalities: dict[str, Modality]
+    profile: str = "default"
+    seed: int = 0
+    device: str = "cpu"
+    report: Callable[[int, float], None] = lambda step, value: None
+    score: Callable[[list, list], float] = lambda samples, preds: float("nan")
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def epochs(self, smoke: int, default: int, paper: int) -> int:
+        return {"smoke": smoke, "default": default, "paper": paper}.get(self.profile, default)
+
+
+def pick_device(requested: str | None = None) -> str:
+    """``EMOBENCH_DEVICE`` or the argument overrides; else CUDA when present."""
+    requested = requested or os.environ.get("EMOBENCH_DEVICE")
+    if requested:
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Streamer:
+    """Feed one frame (or feature row) at a time; get a prediction when one is due.
+
+    ``push(x)`` returns ``None`` until the model has enough context, then the
+    prediction for the newest position. The default implementation buffers the
+    stream and re-predicts offline, which is exact but slow; models override
+    it with an incremental version that gives the same outputs.
+    """
+
+    def __init__(self, model: "Model", kind: str, task: Task, **spec):
+        self.model, self.kind, self.task, self.spec = model, kind, task, spec
+        self.buffer: list[np.ndarray] = []
+
+    def push(self, x: np.ndarray):
+        self.buffer.append(np.asarray(x))
+        return None
+
+    def reset(self) -> None:
+        self.buffer.clear()
+
+
+class Model:
+    """Subclass and set the class attributes; implement ``fit`` and ``predict``.
+
+    Attributes:
+        name: identifier (kebab-case) used on the command line and in results.
+        version: bump when training or architecture changes; part of cache keys.
+        paper: the reference this model reproduces ("" for baselines).
+        consumes: modality kinds (or dataset modality names) the model reads.
+        consumes_any: if True, any one of ``consumes`` suffices (the first the
+            dataset provides is used); if False, all are required.
+        task_kinds / levels: which tasks it supports.
+        paper_params: hyper-parameters of the paper; enqueued as the first trial.
+        realtime: how the model consumes a live stream, for FPS accounting:
+            ``{"window": frames per prediction, "hop": frames between predictions,
+            "rate": input steps per second or None for the source frame rate}``.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    paper: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    consumes: ClassVar[tuple[str, ...]] = ()
+    consumes_any: ClassVar[bool] = False
+    task_kinds: ClassVar[tuple[str, ...]] = ("classification", "regression")
+    levels: ClassVar[tuple[str, ...]] = ("clip", "frame")
+    paper_params: ClassVar[dict[str, Any]] = {}
+    realtime: ClassVar[dict[str, Any]] = {"window": 1, "hop": 1, "rate": None}
+
+    def __init__(self, **params):
+        self.params = {**self.default_params(), **params}
+
+    # -- declared, inspectable without data -------------------------------
+    @classmethod
+    def search_space(cls, profile: str = "default") -> dict:
+        """Hyper-parameter name -> ``optuna.distributions`` object."""
+        return {}
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return dict(cls.paper_params)
+
+    @classmethod
+    def param_count(cls, modalities: dict[str, Modality] | None = None,
+                    task: Task | None = None) -> int | None:
+        """Trainable parameters at the paper configuration (or for the given
+        inputs); None when the model has no fixed size (e.g. a lookup)."""
+        return None
+
+    # -- training and inference ------------------------------------------
+    def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "Model":
+        raise NotImplementedError
+
+    def predict(self, samples: list[Sample]) -> list:
+        """One prediction per sample: a class index or value (clip level), or a
+        1-D array as long as the sample's labels (frame level)."""
+        raise NotImplementedError
+
+    # -- real-time ---------------------------------------------------------
+    def torch_module(self, modalities: dict[str, Modality] | None = None, task: Task | None = None):
+        """``(module, example_input)`` of the network for profiling, or None."""
+        return None
+
+    def streamer(self, kind: str, task: Task, **spec) -> Streamer:
+        return Streamer(self, kind, task, **spec)
+
+    # -- helpers shared by many models --------------------------------------
+    @classmethod
+    def resolve_inputs(cls, modalities: dict[str, Modality]) -> dict[str, str] | None:
+        """Map each consumed kind to a dataset modality name, or None when the
+        dataset lacks what this model needs."""
+        found: dict[str, str] = {}
+        for want in cls.consumes:
+            name = want if want in modalities else next(
+                (n for n, m in modalities.items() if m.kind == want), None)
+            if name is not None:
+                found[want] = name
+                if cls.consumes_any:
+                    return found
+            elif not cls.consumes_any:
+                return None
+        return found or None

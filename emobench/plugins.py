@@ -1,0 +1,234 @@
+"""The plugin manager: discovery, isolation and validation.
+
+Plugins are found through the ``emobench`` entry-point group, built-ins
+included. Each entry point is loaded and called in isolation: one that fails
+to import, or whose hook raises or returns something malformed, is reported
+with its distribution name, version and the reason, and the others still load.
+
+Environment:
+    EMOBENCH_STRICT_PLUGINS=1   turn every such report into a hard error.
+    EMOBENCH_BLOCK_PLUGINS=a,b  skip entry points (or distributions) by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+import optuna
+import pluggy
+
+from emobench import hookspecs
+from emobench.data import Task
+from emobench.dataset import Dataset
+from emobench.model import Model
+from emobench.protocols import Protocol
+
+GROUP = "emobench"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class PluginError(RuntimeError):
+    """A plugin could not be loaded or returned something invalid."""
+
+
+@dataclass
+class Origin:
+    entry_point: str
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.entry_point} ({self.distribution} {self.version})"
+
+
+@dataclass
+class Registry:
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    models: dict[str, type[Model]] = field(default_factory=dict)
+    protocols: dict[str, Protocol] = field(default_factory=dict)
+    au_extractors: dict[str, object] = field(default_factory=dict)
+    origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    failures: list[tuple[Origin, str]] = field(default_factory=list)
+
+    def origin(self, kind: str, name: str) -> Origin:
+        return self.origins[(kind, name)]
+
+    def dataset(self, name: str) -> Dataset:
+        return _lookup(self.datasets, "dataset", name)
+
+    def model(self, name: str) -> type[Model]:
+        return _lookup(self.models, "model", name)
+
+    def protocol(self, name: str) -> Protocol:
+        return _lookup(self.protocols, "protocol", name)
+
+
+def _lookup(table: dict, kind: str, name: str):
+    if name in table:
+        return table[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, list(table), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(table))}"
+    raise KeyError(f"no {kind} named {name!r}{hint}")
+
+
+# -- validation -------------------------------------------------------------
+
+def validate_dataset(ds) -> list[str]:
+    out = []
+    if not isinstance(ds, Dataset):
+        return [f"{ds!r} is not an emobench.Dataset"]
+    if not NAME_RE.match(ds.name or ""):
+        out.append(f"name {ds.name!r} must be lower-case kebab-case")
+    if not ds.folder:
+        out.append("folder (the corpus folder name under the data root) is empty")
+    if not ds.modalities:
+        out.append("modalities is empty")
+    for mname, mod in ds.modalities.items():
+        out += [f"modalities[{mname!r}]: {p}" for p in mod.problems()]
+    if not ds.tasks:
+        out.append("tasks is empty")
+    names = [t.name for t in ds.tasks]
+    for dup in {n for n in names if names.count(n) > 1}:
+        out.append(f"tasks: duplicate task name {dup!r}")
+    for t in ds.tasks:
+        if not isinstance(t, Task):
+            out.append(f"tasks: {t!r} is not an emobench.Task")
+            continue
+        out += [f"tasks[{t.name!r}]: {p}" for p in t.problems()]
+    if not ds.protocols:
+        out.append("protocols is empty (the first entry is the primary protocol)")
+    return out
+
+
+def validate_model(cls) -> list[str]:
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        return [f"{cls!r} is not a subclass of emobench.Model"]
+    out = []
+    if not NAME_RE.match(cls.name or ""):
+        out.append(f"name {cls.name!r} must be lower-case kebab-case")
+    if not cls.consumes:
+        out.append("consumes is empty")
+    bad = [k for k in cls.task_kinds if k not in ("classification", "regression")]
+    if bad:
+        out.append(f"task_kinds: unknown {bad}")
+    bad = [lv for lv in cls.levels if lv not in ("clip", "frame")]
+    if bad:
+        out.append(f"levels: unknown {bad}")
+    for profile in ("smoke", "default", "paper"):
+        try:
+            space = cls.search_space(profile)
+        except Exception as exc:
+            out.append(f"search_space({profile!r}) raised {type(exc).__name__}: {exc}")
+            continue
+        for pname, dist in space.items():
+            if not isinstance(dist, optuna.distributions.BaseDistribution):
+                out.append(f"search_space[{pname!r}] is not an optuna distribution")
+            elif pname in cls.paper_params and not dist._contains(
+                    dist.to_internal_repr(cls.paper_params[pname])):
+                out.append(f"paper_params[{pname!r}]={cls.paper_params[pname]!r} lies outside "
+                           f"search_space({profile!r})")
+    return out
+
+
+def validate_protocol(p) -> list[str]:
+    if not isinstance(p, Protocol):
+        return [f"{p!r} is not an emobench.Protocol"]
+    out = []
+    if not NAME_RE.match(p.name or ""):
+        out.append(f"name {p.name!r} must be lower-case kebab-case")
+    for need in p.needs:
+        if need not in ("subjects", "partition") and not need.startswith("groups:"):
+            out.append(f"needs: unknown requirement {need!r}")
+    return out
+
+
+# -- loading ---------------------------------------------------------------
+
+def _blocked() -> set[str]:
+    return {s.strip() for s in os.environ.get("EMOBENCH_BLOCK_PLUGINS", "").split(",") if s.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("EMOBENCH_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+HOOKS = [
+    ("emobench_register_datasets", "datasets", "dataset", validate_dataset),
+    ("emobench_register_models", "models", "model", validate_model),
+    ("emobench_register_protocols", "protocols", "protocol", validate_protocol),
+    ("emobench_register_au_extractors", "au_extractors", "au_extractor", None),
+]
+
+
+def load_registry(extra_plugins: list[tuple[object, Origin]] = ()) -> Registry:
+    """Discover every plugin and return what they register.
+
+    ``extra_plugins`` are (module-or-object, origin) pairs registered in
+    addition to the entry points (used by tests and by the conformance checks).
+    """
+    reg = Registry()
+    blocked = _blocked()
+    candidates: list[tuple[object, Origin]] = []
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else "?"
+        origin = Origin(ep.name, dist, ep.dist.version if ep.dist else "?")
+        if ep.name in blocked or dist in blocked:
+            continue
+        try:
+            candidates.append((ep.load(), origin))
+        except Exception as exc:
+            _fail(reg, origin, f"import failed: {type(exc).__name__}: {exc}")
+    candidates += list(extra_plugins)
+
+    for plugin, origin in candidates:
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        try:
+            pm.register(plugin, name=origin.entry_point)
+        except Exception as exc:  # e.g. a hook with an unknown name or bad signature
+            _fail(reg, origin, f"registration failed: {exc}")
+            continue
+        staged: list[tuple[str, str, object]] = []
+        try:
+            for hook, attr, kind, validate in HOOKS:
+                for result in getattr(pm.hook, hook)():
+                    for item in result or []:
+                        problems = validate(item) if validate else []
+                        name = getattr(item, "name", "")
+                        if problems:
+                            raise PluginError(f"{kind} {name!r}: " + "; ".join(problems))
+                        if name in getattr(reg, attr) or any(
+                                a == attr and n == name for a, n, _ in staged):
+                            other = reg.origins.get((kind, name))
+                            raise PluginError(f"{kind} name {name!r} is already registered"
+                                              + (f" by {other}" if other else ""))
+                        staged.append((attr, name, item))
+        except Exception as exc:
+            _fail(reg, origin, f"{type(exc).__name__}: {exc}")
+            continue
+        for attr, name, item in staged:
+            getattr(reg, attr)[name] = item
+            reg.origins[(attr.rstrip("s"), name)] = origin
+    return reg
+
+
+def _fail(reg: Registry, origin: Origin, reason: str) -> None:
+    if _strict():
+        raise PluginError(f"plugin {origin}: {reason}")
+    reg.failures.append((origin, reason))
+
+
+_REGISTRY: Registry | None = None
+
+
+def registry(refresh: bool = False) -> Registry:
+    """The process-wide registry (loaded once)."""
+    global _REGISTRY
+    if _REGISTRY is None or refresh:
+        _REGISTRY = load_registry()
+    return _REGISTRY

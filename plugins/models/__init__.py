@@ -1,0 +1,1 @@
+"""Built-in model plugins: one module per architecture, plus honest baselines."""
