@@ -1,0 +1,743 @@
+"""Evaluation metrics, subject-level bootstrap confidence intervals, paired model comparison.
+
+Every metric takes ``(y_true, y_pred)`` array-likes (lists, numpy arrays, pandas Series)
+and returns a Python float. Definitions, conventions (pooled vs per-sequence CCC, ddof)
+and the rules for degenerate input are written out in ``docs/metrics.md``; the short
+version:
+
+* empty input, inputs of different lengths, NaN/inf in a regression input, missing
+  labels in a classification input -> ``ValueError`` naming the argument;
+* CCC is 0 when exactly one side is constant or both are constant but different, and
+  ``nan`` when both are the same constant (agreement is perfect, correlation undefined);
+* Pearson is ``nan`` (silently) when either side is constant;
+* classification metrics use the labels present in ``y_true`` or ``y_pred``
+  (scikit-learn semantics): UAR averages the recall of the classes present in ``y_true``,
+  macro-F1 averages F1 over the classes present in either.
+
+The scalar metrics are written on top of two small cores (centred moments for
+regression, the confusion matrix for classification). scikit-learn and scipy offer
+the same numbers, and the tests check against them; the cores exist because the
+cluster bootstrap below re-evaluates each metric from per-cluster sufficient
+statistics for all resamples at once, and sharing the core makes the vectorised
+bootstrap and the point estimate the same formula by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from sklearn.utils.multiclass import unique_labels
+
+__all__ = [
+    "CI",
+    "METRICS",
+    "Metric",
+    "PairedResult",
+    "accuracy",
+    "bootstrap_ci",
+    "bootstrap_distribution",
+    "ccc",
+    "ccc_avec",
+    "ccc_per_sequence",
+    "confusion_matrix",
+    "get_metric",
+    "macro_f1",
+    "mae",
+    "paired_comparison",
+    "pearson",
+    "register_metric",
+    "rmse",
+    "uar",
+]
+
+MetricKind = Literal["regression", "classification"]
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _as_1d(name: str, values: Any, *, numeric: bool) -> np.ndarray:
+    """One argument as a 1-D array; errors name the argument."""
+    if isinstance(values, (pd.DataFrame,)) and values.shape[1] == 1:
+        values = values.iloc[:, 0]
+    if numeric:
+        try:
+            if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
+                # Nullable pandas dtypes (Float64, Int64) hold pd.NA, which np.asarray
+                # refuses to turn into a float; map it to NaN so the check below reports it.
+                arr = values.to_numpy(dtype=float, na_value=np.nan)
+            else:
+                arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must hold numbers: {err}") from None
+    else:
+        arr = values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if numeric:
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        if bad:
+            raise ValueError(
+                f"{name} contains {bad} non-finite value(s) (NaN or inf) out of {arr.size}")
+    elif arr.dtype.kind in "fcO":
+        bad = int(np.count_nonzero(pd.isna(arr)))
+        if bad:
+            raise ValueError(f"{name} contains {bad} missing label(s) (None/NaN) out of {arr.size}")
+    return arr
+
+
+def _pair(y_true: Any, y_pred: Any, *, numeric: bool,
+          names: tuple[str, str] = ("y_true", "y_pred")) -> tuple[np.ndarray, np.ndarray]:
+    t = _as_1d(names[0], y_true, numeric=numeric)
+    p = _as_1d(names[1], y_pred, numeric=numeric)
+    if t.size != p.size:
+        raise ValueError(f"{names[0]} and {names[1]} differ in length: "
+                         f"len({names[0]})={t.size}, len({names[1]})={p.size}")
+    if t.size == 0:
+        raise ValueError(f"{names[0]} and {names[1]} are empty; a metric needs at least one item")
+    return t, p
+
+
+# --------------------------------------------------------------------------- regression core
+#
+# Moments are passed around as a dict of arrays so the same formulas serve one data set
+# (0-d arrays) and a batch of bootstrap resamples (1-d arrays). Constancy is carried as
+# exact flags computed from min/max: a centred sum of squares of a constant array is
+# only approximately zero in floating point, and the degenerate-case rules must not
+# depend on rounding.
+
+
+def _moments(t: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+    n = t.size
+    mt, mp = t.mean(), p.mean()
+    dt, dp = t - mt, p - mp
+    t_lo, t_hi, p_lo, p_hi = t.min(), t.max(), p.min(), p.max()
+    t_const, p_const = t_lo == t_hi, p_lo == p_hi
+    diff = t - p
+    # Elementwise products with numpy's pairwise sum rather than `@`: a 1-D BLAS dot
+    # is less accurate and, multithreaded on a busy machine, erratically slow.
+    return {
+        "n": np.asarray(float(n)),
+        "mean_diff": np.asarray(mt - mp),
+        "ss_t": np.asarray(0.0 if t_const else float((dt * dt).sum())),
+        "ss_p": np.asarray(0.0 if p_const else float((dp * dp).sum())),
+        "sp_tp": np.asarray(0.0 if (t_const or p_const) else float((dt * dp).sum())),
+        "sse": np.asarray(float((diff * diff).sum())),
+        "sae": np.asarray(float(np.abs(diff).sum())),
+        "t_const": np.asarray(t_const),
+        "p_const": np.asarray(p_const),
+        "equal_const": np.asarray(t_const and p_const and t_lo == p_lo),
+    }
+
+
+def _ccc_from(m: dict[str, np.ndarray], *, ddof_var: int, ddof_cov: int) -> np.ndarray:
+    n = m["n"]
+    var_t = m["ss_t"] / (n - ddof_var)
+    var_p = m["ss_p"] / (n - ddof_var)
+    cov = m["sp_tp"] / (n - ddof_cov)
+    denom = var_t + var_p + m["mean_diff"] ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 2.0 * cov / denom
+    return np.where(m["equal_const"], np.nan, out)
+
+
+def _check_ddof(ddof: int, n: float) -> None:
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
+    if n <= ddof:
+        raise ValueError(f"ddof={ddof} needs more than {ddof} item(s), got {int(n)}")
+
+
+def _ccc_batch(m: dict[str, np.ndarray], ddof: int = 0) -> np.ndarray:
+    return _ccc_from(m, ddof_var=ddof, ddof_cov=ddof)
+
+
+def _ccc_avec_batch(m: dict[str, np.ndarray]) -> np.ndarray:
+    return _ccc_from(m, ddof_var=1, ddof_cov=0)
+
+
+def _pearson_batch(m: dict[str, np.ndarray]) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = m["sp_tp"] / np.sqrt(m["ss_t"] * m["ss_p"])
+    r = np.clip(r, -1.0, 1.0)  # rounding can push |r| a hair above 1
+    return np.where(m["t_const"] | m["p_const"], np.nan, r)
+
+
+def _rmse_batch(m: dict[str, np.ndarray]) -> np.ndarray:
+    return np.sqrt(m["sse"] / m["n"])
+
+
+def _mae_batch(m: dict[str, np.ndarray]) -> np.ndarray:
+    return m["sae"] / m["n"]
+
+
+def ccc(y_true: ArrayLike, y_pred: ArrayLike, *, ddof: int = 0) -> float:
+    """Lin's concordance correlation coefficient on the pooled arrays.
+
+    ``2 cov(t, p) / (var(t) + var(p) + (mean(t) - mean(p))**2)``, with variances and
+    covariance divided by ``n - ddof``. ``ddof=0`` is Lin's (population) estimator;
+    ``ddof=1`` uses the sample (n-1) variance *and* covariance. For AVEC/SEWA the
+    caller concatenates all sequences of a partition before calling this (the
+    challenge convention); :func:`ccc_avec` reproduces the AVEC scoring script
+    exactly, :func:`ccc_per_sequence` gives the mean over sequences.
+
+    Degenerate input: if exactly one of ``y_true`` / ``y_pred`` is constant, or both
+    are constant with different values, the covariance is 0 and so is the CCC. If both
+    are the same constant the CCC is 0/0 and this returns ``nan``. ``ddof=1`` needs at
+    least two items. Empty, mismatched or non-finite input raises ``ValueError``.
+    """
+    t, p = _pair(y_true, y_pred, numeric=True)
+    _check_ddof(ddof, t.size)
+    return float(_ccc_batch(_moments(t, p), ddof=ddof))
+
+
+def ccc_avec(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """CCC exactly as the AVEC 2019 scoring script computes it.
+
+    That script divides the covariance by ``n`` but both variances by ``n - 1``
+    ("consistent with Matlab's nanvar"), so it is neither ``ccc(ddof=0)`` nor
+    ``ccc(ddof=1)``: its numerator is smaller than ``ddof=1`` by ``(n-1)/n``. Use it
+    only to reproduce published AVEC/SEWA numbers; on a partition of 10^4-10^5 frames
+    the three estimators agree to about 1e-4. Unlike the script, NaN input is an
+    error rather than silently skipped. Needs at least two items; degenerate
+    cases as in :func:`ccc`.
+    """
+    t, p = _pair(y_true, y_pred, numeric=True)
+    _check_ddof(1, t.size)
+    return float(_ccc_avec_batch(_moments(t, p)))
+
+
+def ccc_per_sequence(seqs_true: Sequence[ArrayLike], seqs_pred: Sequence[ArrayLike], *,
+                     ddof: int = 0) -> float:
+    """Mean over sequences of :func:`ccc` (the per-sequence convention).
+
+    ``seqs_true[i]`` and ``seqs_pred[i]`` are the labels and predictions of sequence
+    ``i``. Every sequence counts once whatever its length. A sequence whose CCC is
+    undefined (truth and prediction the same constant) makes the mean ``nan``: drop
+    such sequences explicitly if the protocol says so (UNBC drops all-zero-PSPI
+    sequences). Errors name the offending sequence.
+    """
+    n_true, n_pred = len(seqs_true), len(seqs_pred)
+    if n_true != n_pred:
+        raise ValueError(f"seqs_true and seqs_pred differ in number of sequences: "
+                         f"len(seqs_true)={n_true}, len(seqs_pred)={n_pred}")
+    if n_true == 0:
+        raise ValueError("seqs_true and seqs_pred hold no sequences")
+    values = []
+    for i, (t, p) in enumerate(zip(seqs_true, seqs_pred, strict=True)):
+        try:
+            values.append(ccc(t, p, ddof=ddof))
+        except ValueError as err:
+            raise ValueError(f"sequence {i}: {err}") from None
+    return float(np.mean(values))
+
+
+def pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Pearson's correlation coefficient.
+
+    If either input is constant the coefficient is undefined and this returns
+    ``nan`` without a warning (0.0 would claim "no linear relation", which the data
+    cannot tell). One item counts as constant. The value agrees with
+    ``scipy.stats.pearsonr`` (which warns on constant input and also computes a
+    p-value we do not need).
+    """
+    t, p = _pair(y_true, y_pred, numeric=True)
+    return float(_pearson_batch(_moments(t, p)))
+
+
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Root mean squared error, ``sqrt(mean((t - p)**2))``. Lower is better."""
+    t, p = _pair(y_true, y_pred, numeric=True)
+    d = t - p
+    return float(np.sqrt((d * d).mean()))
+
+
+def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Mean absolute error, ``mean(|t - p|)``. Lower is better."""
+    t, p = _pair(y_true, y_pred, numeric=True)
+    return float(np.abs(t - p).mean())
+
+
+# --------------------------------------------------------------------------- classification core
+
+
+def _labels(*arrays: np.ndarray) -> np.ndarray:
+    try:
+        return unique_labels(*arrays)
+    except ValueError as err:
+        raise ValueError(f"classification metrics need discrete labels of one type "
+                         f"(ints, strings or bools): {err}") from None
+
+
+def _codes(arr: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return pd.Index(labels).get_indexer(arr)
+
+
+def _confusion_from_codes(t: np.ndarray, p: np.ndarray, n_labels: int) -> np.ndarray:
+    keep = (t >= 0) & (p >= 0)
+    flat = t[keep] * n_labels + p[keep]
+    return np.bincount(flat, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+
+
+def _accuracy_batch(cm: np.ndarray) -> np.ndarray:
+    return np.trace(cm, axis1=-2, axis2=-1) / cm.sum(axis=(-2, -1))
+
+
+def _uar_batch(cm: np.ndarray) -> np.ndarray:
+    support = cm.sum(axis=-1)
+    diag = np.diagonal(cm, axis1=-2, axis2=-1)
+    present = support > 0
+    recall = np.divide(diag, support, out=np.zeros(diag.shape), where=present)
+    return recall.sum(axis=-1) / present.sum(axis=-1)
+
+
+def _macro_f1_batch(cm: np.ndarray) -> np.ndarray:
+    diag = np.diagonal(cm, axis1=-2, axis2=-1)
+    # 2tp + fp + fn = (row sum) + (column sum)
+    denom = cm.sum(axis=-1) + cm.sum(axis=-2)
+    present = denom > 0
+    f1 = np.divide(2.0 * diag, denom, out=np.zeros(diag.shape), where=present)
+    return f1.sum(axis=-1) / present.sum(axis=-1)
+
+
+def _confusion(y_true: Any, y_pred: Any) -> np.ndarray:
+    t, p = _pair(y_true, y_pred, numeric=False)
+    labels = _labels(t, p)
+    return _confusion_from_codes(_codes(t, labels), _codes(p, labels), len(labels))
+
+
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Fraction of items predicted correctly (weighted average recall, WAR / WA)."""
+    return float(_accuracy_batch(_confusion(y_true, y_pred)))
+
+
+def uar(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Unweighted average recall (UA, balanced accuracy): mean per-class recall.
+
+    The mean runs over the classes present in ``y_true``; a class only ever predicted
+    has no recall and is left out (as ``sklearn.metrics.balanced_accuracy_score``
+    does, minus its warning). With one class in ``y_true`` this is that class's
+    recall: 1.0 if every item is predicted correctly.
+    """
+    return float(_uar_batch(_confusion(y_true, y_pred)))
+
+
+def macro_f1(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Unweighted mean over classes of ``F1 = 2tp / (2tp + fp + fn)``.
+
+    The classes are those present in ``y_true`` or ``y_pred`` (as
+    ``sklearn.metrics.f1_score(average="macro")``). A class only in ``y_pred`` or
+    only in ``y_true`` has F1 = 0. With a single class in both and every item right,
+    macro-F1 is 1.0.
+    """
+    return float(_macro_f1_batch(_confusion(y_true, y_pred)))
+
+
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: ArrayLike | None = None
+                     ) -> np.ndarray:
+    """Counts ``C[i, j]`` of items with true label ``labels[i]`` predicted as ``labels[j]``.
+
+    ``labels`` fixes the order (and may list classes absent from the data, which
+    get rows/columns of zeros); by default it is the sorted union of the labels in
+    ``y_true`` and ``y_pred``. Items whose true or predicted label is not in
+    ``labels`` are left out, as in ``sklearn.metrics.confusion_matrix``.
+    """
+    t, p = _pair(y_true, y_pred, numeric=False)
+    if labels is None:
+        lab = _labels(t, p)
+    else:
+        lab = _as_1d("labels", labels, numeric=False)
+        if lab.size == 0:
+            raise ValueError("labels is empty")
+        if len(pd.unique(lab)) != lab.size:
+            raise ValueError(f"labels contains duplicates: {list(lab)}")
+    return _confusion_from_codes(_codes(t, lab), _codes(p, lab), len(lab)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A named scalar metric ``fn(y_true, y_pred) -> float``.
+
+    ``greater_is_better`` tells leaderboards which way to rank; ``kind`` says which
+    task kind the metric applies to.
+    """
+
+    name: str
+    fn: Callable[[Any, Any], float]
+    greater_is_better: bool
+    kind: MetricKind
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Metric name must be a non-empty string, got {self.name!r}")
+        if not callable(self.fn):
+            raise TypeError(f"Metric {self.name!r}: fn must be callable, got {self.fn!r}")
+        if self.kind not in ("regression", "classification"):
+            raise ValueError(f"Metric {self.name!r}: kind must be 'regression' or "
+                             f"'classification', got {self.kind!r}")
+        if not isinstance(self.greater_is_better, bool):
+            raise TypeError(f"Metric {self.name!r}: greater_is_better must be a bool")
+
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
+        return self.fn(y_true, y_pred)
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("ccc", ccc, True, "regression",
+               "Lin's concordance correlation coefficient on the pooled items (population "
+               "moments)"),
+        Metric("ccc_avec", ccc_avec, True, "regression",
+               "CCC as the AVEC 2019 scoring script computes it (covariance / n, "
+               "variances / (n-1))"),
+        Metric("pearson", pearson, True, "regression", "Pearson's correlation coefficient"),
+        Metric("rmse", rmse, False, "regression", "root mean squared error"),
+        Metric("mae", mae, False, "regression", "mean absolute error"),
+        Metric("accuracy", accuracy, True, "classification",
+               "fraction of items correct (WA / WAR)"),
+        Metric("uar", uar, True, "classification",
+               "unweighted average recall over the classes in y_true (UA, balanced "
+               "accuracy)"),
+        Metric("macro_f1", macro_f1, True, "classification",
+               "unweighted mean of per-class F1 over the classes in y_true or y_pred"),
+    )
+}
+
+
+def get_metric(name: str) -> Metric:
+    """The registered metric called ``name``; ``KeyError`` lists the known names."""
+    try:
+        return METRICS[name]
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), list(METRICS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"unknown metric {name!r}.{hint} Known metrics: "
+                       f"{', '.join(sorted(METRICS))}") from None
+
+
+def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
+    """Add ``metric`` to :data:`METRICS` (plugins use this for their own metrics).
+
+    A name that is already taken is an error unless ``replace=True``.
+    """
+    if not isinstance(metric, Metric):
+        raise TypeError(f"register_metric needs a Metric, got {type(metric).__name__}")
+    if metric.name in METRICS and not replace:
+        raise ValueError(f"metric {metric.name!r} is already registered "
+                         f"({METRICS[metric.name].description}); pass replace=True to override")
+    METRICS[metric.name] = metric
+    return metric
+
+
+# --------------------------------------------------------------------------- cluster bootstrap
+#
+# A resample draws n_clusters subjects with replacement and keeps all their items, so
+# it is fully described by how often each cluster was drawn. For the built-in metrics
+# the statistic of a resample is a function of count-weighted sums of per-cluster
+# sufficient statistics (moments, or confusion matrices), so all resamples reduce to
+# one (n_boot x n_clusters) @ (n_clusters x n_stats) product instead of n_boot
+# gathers of ~10^5 items. scipy.stats.bootstrap resamples items, not clusters, hence
+# this hand-written version. Any other callable falls back to gathering the items.
+
+_MOMENT_RULES: dict[Callable, Callable[..., np.ndarray]] = {
+    ccc: _ccc_batch,
+    ccc_avec: _ccc_avec_batch,
+    pearson: _pearson_batch,
+    rmse: _rmse_batch,
+    mae: _mae_batch,
+}
+_CONFUSION_RULES: dict[Callable, Callable[[np.ndarray], np.ndarray]] = {
+    accuracy: _accuracy_batch,
+    uar: _uar_batch,
+    macro_f1: _macro_f1_batch,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolved:
+    name: str
+    fn: Callable[[Any, Any], float]
+    moment_rule: Callable[..., np.ndarray] | None = None
+    confusion_rule: Callable[[np.ndarray], np.ndarray] | None = None
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _resolve(metric: str | Metric | Callable) -> _Resolved:
+    if isinstance(metric, str):
+        metric = get_metric(metric)
+    if isinstance(metric, Metric):
+        name, fn = metric.name, metric.fn
+    elif callable(metric):
+        fn = metric
+        name = getattr(metric, "__name__", repr(metric))
+    else:
+        raise TypeError(f"metric must be a name, a Metric or a callable, got {metric!r}")
+    base, kwargs = fn, {}
+    # functools.partial(ccc, ddof=1) keeps the fast path
+    if isinstance(fn, functools.partial) and not fn.args:
+        base, kwargs = fn.func, dict(fn.keywords)
+        name = getattr(base, "__name__", name)
+    if base in _MOMENT_RULES:
+        return _Resolved(name, fn, moment_rule=_MOMENT_RULES[base], kwargs=kwargs)
+    if base in _CONFUSION_RULES and not kwargs:
+        return _Resolved(name, fn, confusion_rule=_CONFUSION_RULES[base])
+    return _Resolved(name, fn)
+
+
+def _cluster_codes(clusters: Any, n_items: int) -> tuple[np.ndarray, int]:
+    arr = clusters.to_numpy() if isinstance(clusters, (pd.Series, pd.Index)) else np.asarray(clusters)
+    if arr.ndim != 1:
+        raise ValueError(f"clusters must be one-dimensional, got shape {arr.shape}")
+    if arr.size != n_items:
+        raise ValueError(f"clusters has {arr.size} entries but y_true has {n_items}")
+    codes, uniques = pd.factorize(arr)
+    missing = int(np.count_nonzero(codes < 0))
+    if missing:
+        raise ValueError(f"clusters contains {missing} missing id(s) (None/NaN)")
+    return codes, len(uniques)
+
+
+def _draw_counts(n_boot: int, n_clusters: int, seed: int | np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster draws (n_boot, n_clusters) and how often each cluster was drawn."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_clusters, size=(n_boot, n_clusters))
+    offsets = (np.arange(n_boot) * n_clusters)[:, None]
+    counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * n_clusters)
+    return draws, counts.reshape(n_boot, n_clusters).astype(float)
+
+
+def _moment_boot(t: np.ndarray, p: np.ndarray, codes: np.ndarray, k: int,
+                 counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Moments of every resample from count-weighted per-cluster sums."""
+    # Centre on the full-data means first so sums of squares do not lose precision
+    # to large offsets; CCC and Pearson are computed from differences, so the shift
+    # only has to be added back to the mean difference.
+    ct, cp = t.mean(), p.mean()
+    tc, pc = t - ct, p - cp
+    diff = t - p
+
+    def per_cluster(w: np.ndarray | None) -> np.ndarray:
+        return np.bincount(codes, weights=w, minlength=k)
+
+    sums = np.stack([per_cluster(None), per_cluster(tc), per_cluster(pc),
+                     per_cluster(tc * tc), per_cluster(pc * pc), per_cluster(tc * pc),
+                     per_cluster(diff * diff), per_cluster(np.abs(diff))], axis=1)
+    n, st, sp, stt, spp, stp, sse, sae = (counts @ sums).T
+
+    def extreme(fn: Callable, x: np.ndarray, init: float) -> np.ndarray:
+        out = np.full(k, init)
+        fn.at(out, codes, x)
+        return out
+
+    t_lo, t_hi = extreme(np.minimum, t, np.inf), extreme(np.maximum, t, -np.inf)
+    p_lo, p_hi = extreme(np.minimum, p, np.inf), extreme(np.maximum, p, -np.inf)
+    drawn = counts > 0
+    r_t_lo = np.where(drawn, t_lo, np.inf).min(axis=1)
+    r_t_hi = np.where(drawn, t_hi, -np.inf).max(axis=1)
+    r_p_lo = np.where(drawn, p_lo, np.inf).min(axis=1)
+    r_p_hi = np.where(drawn, p_hi, -np.inf).max(axis=1)
+    t_const, p_const = r_t_lo == r_t_hi, r_p_lo == r_p_hi
+    return {
+        "n": n,
+        "mean_diff": (st - sp) / n + (ct - cp),
+        "ss_t": np.where(t_const, 0.0, np.maximum(stt - st * st / n, 0.0)),
+        "ss_p": np.where(p_const, 0.0, np.maximum(spp - sp * sp / n, 0.0)),
+        "sp_tp": np.where(t_const | p_const, 0.0, stp - st * sp / n),
+        "sse": sse,
+        "sae": sae,
+        "t_const": t_const,
+        "p_const": p_const,
+        "equal_const": t_const & p_const & (r_t_lo == r_p_lo),
+    }
+
+
+def _confusion_boot(t: np.ndarray, p: np.ndarray, labels: np.ndarray, codes: np.ndarray,
+                    k: int, counts: np.ndarray) -> np.ndarray:
+    n_lab = len(labels)
+    cell = _codes(t, labels) * n_lab + _codes(p, labels)
+    per_cluster = np.bincount(codes * n_lab * n_lab + cell, minlength=k * n_lab * n_lab)
+    return (counts @ per_cluster.reshape(k, n_lab * n_lab)).reshape(-1, n_lab, n_lab)
+
+
+def _boot_values(res: _Resolved, y_true: Any, preds: list[tuple[str, Any]], clusters: Any,
+                 n_boot: int, seed: Any, vectorised: bool = True
+                 ) -> tuple[list[float], np.ndarray, int]:
+    """Point values, resampled values (len(preds), n_boot) and the number of clusters.
+
+    All predictions share the same resamples, which is what makes paired comparison
+    paired.
+    """
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    numeric = res.moment_rule is not None
+    checked = res.moment_rule is not None or res.confusion_rule is not None
+    if checked:
+        arrays = [_pair(y_true, pr, numeric=numeric, names=("y_true", nm))
+                  for nm, pr in preds]
+        t = arrays[0][0]
+        ps = [a[1] for a in arrays]
+    else:
+        t = np.asarray(y_true)
+        ps = [np.asarray(pr) for _, pr in preds]
+        for (nm, _), pr in zip(preds, ps, strict=True):
+            if len(pr) != len(t):
+                raise ValueError(f"y_true and {nm} differ in length: "
+                                 f"len(y_true)={len(t)}, len({nm})={len(pr)}")
+    points = [float(res.fn(t, pr)) for pr in ps]
+    codes, k = _cluster_codes(clusters, t.size)
+    if k < 2:
+        return points, np.full((len(ps), 0), np.nan), k
+    draws, counts = _draw_counts(int(n_boot), k, seed)
+    out = np.empty((len(ps), n_boot))
+    if vectorised and res.moment_rule is not None:
+        if "ddof" in res.kwargs:
+            _check_ddof(res.kwargs["ddof"], 2)
+        for i, pr in enumerate(ps):
+            out[i] = res.moment_rule(_moment_boot(t, pr, codes, k, counts), **res.kwargs)
+    elif vectorised and res.confusion_rule is not None:
+        labels = _labels(t, *ps)
+        for i, pr in enumerate(ps):
+            out[i] = res.confusion_rule(_confusion_boot(t, pr, labels, codes, k, counts))
+    else:
+        order = np.argsort(codes, kind="stable")
+        members = np.split(order, np.cumsum(np.bincount(codes, minlength=k))[:-1])
+        for b in range(n_boot):
+            idx = np.concatenate([members[c] for c in draws[b]])
+            for i, pr in enumerate(ps):
+                out[i, b] = res.fn(t[idx], pr[idx])
+    return points, out, k
+
+
+def bootstrap_distribution(metric: str | Metric | Callable, y_true: ArrayLike,
+                           y_pred: ArrayLike, clusters: ArrayLike, *, n_boot: int = 1000,
+                           seed: int = 0, vectorised: bool = True) -> np.ndarray:
+    """The metric on ``n_boot`` cluster-bootstrap resamples (shape ``(n_boot,)``).
+
+    Each resample draws as many clusters as there are, with replacement, and keeps
+    all items of each drawn cluster. ``vectorised=False`` forces the slow path
+    that gathers the items of each resample and calls the metric on them; it gives
+    the same values (up to rounding) and exists to check the fast path. With a
+    single cluster the result is empty. A resample can give ``nan`` where the
+    metric is undefined on it (e.g. Pearson when the resample's truth is constant).
+    """
+    _, values, _ = _boot_values(_resolve(metric), y_true, [("y_pred", y_pred)], clusters,
+                                n_boot, seed, vectorised)
+    return values[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class CI:
+    """A point estimate with a percentile bootstrap interval.
+
+    ``n_boot`` is the number of resamples the interval rests on (resamples where
+    the metric is undefined are left out; 0 when there was nothing to resample).
+    """
+
+    point: float
+    low: float
+    high: float
+    n_boot: int
+    n_clusters: int
+
+    def __str__(self) -> str:
+        return f"{self.point:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+
+
+def _percentiles(values: np.ndarray, alpha: float) -> tuple[float, float, int]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return float("nan"), float("nan"), 0
+    low, high = np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(low), float(high), int(finite.size)
+
+
+def bootstrap_ci(metric: str | Metric | Callable, y_true: ArrayLike, y_pred: ArrayLike,
+                 clusters: ArrayLike, *, n_boot: int = 1000, alpha: float = 0.05,
+                 seed: int = 0) -> CI:
+    """Subject-level (cluster) bootstrap confidence interval, percentile method.
+
+    ``metric`` is a registered name, a :class:`Metric` or any ``fn(y_true, y_pred)``.
+    ``clusters[i]`` is the subject (or other independent unit) of item ``i``; each
+    resample draws subjects with replacement and keeps all their items, so the
+    interval reflects variation between subjects rather than between frames.
+    ``point`` is the metric on the full data; ``low``/``high`` are the ``alpha/2``
+    and ``1 - alpha/2`` quantiles of the resampled values (resamples where the
+    metric is undefined are ignored). The same ``seed`` gives the same interval.
+
+    With a single cluster there is nothing to resample: ``low`` and ``high`` are
+    ``nan`` and ``n_boot`` is 0.
+    """
+    _check_alpha(alpha)
+    (point,), values, k = _boot_values(_resolve(metric), y_true, [("y_pred", y_pred)],
+                                       clusters, n_boot, seed)
+    low, high, used = _percentiles(values[0], alpha)
+    return CI(point, low, high, used, k)
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedResult:
+    """``diff = metric(pred_a) - metric(pred_b)`` with a bootstrap interval and p-value."""
+
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    n_clusters: int
+    n_boot: int = 0
+
+
+def paired_comparison(metric: str | Metric | Callable, y_true: ArrayLike, pred_a: ArrayLike,
+                      pred_b: ArrayLike, clusters: ArrayLike, *, n_boot: int = 1000,
+                      alpha: float = 0.05, seed: int = 0) -> PairedResult:
+    """Compare two models scored on the same items with a paired cluster bootstrap.
+
+    Both models are scored on the same resamples of subjects, so the spread of the
+    difference excludes the variation that the two share. ``diff`` is
+    ``metric(y_true, pred_a) - metric(y_true, pred_b)`` on the full data (positive
+    means A scores higher, which is better only if the metric's
+    ``greater_is_better``); ``low``/``high`` is the percentile interval of the
+    resampled differences.
+
+    ``p_value`` (two-sided, H0: no difference) counts the resampled differences on
+    the other side of zero from ``diff`` (zero included), ``c`` out of ``B`` usable
+    resamples, and returns ``min(1, 2 (c + 1) / (B + 1))``. The ``+1`` keeps the
+    p-value from being reported as exactly 0 when no resample crossed zero: its
+    resolution is about ``2 / B``. ``diff == 0`` gives ``p_value = 1``. With a single
+    cluster ``low``, ``high`` and ``p_value`` are ``nan``.
+    """
+    _check_alpha(alpha)
+    (pa, pb), values, k = _boot_values(_resolve(metric), y_true,
+                                       [("pred_a", pred_a), ("pred_b", pred_b)],
+                                       clusters, n_boot, seed)
+    diff = pa - pb
+    boot = values[0] - values[1]
+    low, high, used = _percentiles(boot, alpha)
+    if used == 0 or not np.isfinite(diff):
+        p_value = float("nan")
+    elif diff == 0:
+        p_value = 1.0
+    else:
+        boot = boot[np.isfinite(boot)]
+        crossed = int(np.count_nonzero(boot <= 0 if diff > 0 else boot >= 0))
+        p_value = min(1.0, 2.0 * (crossed + 1) / (used + 1))
+    return PairedResult(float(diff), low, high, p_value, k, used)
