@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -111,7 +113,8 @@ class Store:
                     return "busy"
             if cur.status == "done":
                 return "done"
-            if cur.status == "running" and cur.owner != owner and now - (cur.heartbeat or 0) < self.stale_after:
+            if (cur.status == "running" and cur.owner != owner and not _owner_dead(cur.owner)
+                    and now - (cur.heartbeat or 0) < self.stale_after):
                 return "busy"
             # failed, or a stale claim: take it over (compare-and-set on the old heartbeat)
             res = c.execute(results.update().where(results.c.key == key)
@@ -177,6 +180,21 @@ class Store:
             for r in c.execute(sa.select(profiles).order_by(profiles.c.created)):
                 out[(r.model, r.input)] = dict(r._mapping)
         return out
+
+
+def _owner_dead(owner: str | None) -> bool:
+    """True when the claim's owner is a process of this host that no longer
+    exists (e.g. killed with -9): its claim is taken over without waiting."""
+    try:
+        host, pid, _ = (owner or "").split(":")
+        if host != socket.gethostname():
+            return False
+        os.kill(int(pid), 0)
+        return False
+    except ProcessLookupError:
+        return True
+    except (ValueError, PermissionError):
+        return False
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

@@ -1,0 +1,112 @@
+"""Optuna tuning: one study per (cell, fold), the same trial budget for every model.
+
+The paper's hyper-parameters are enqueued as the first trial; the rest come from
+a seeded TPE sampler over the model's declared search space. Models report
+per-epoch validation scores through ``FitContext.report``; a median pruner
+stops hopeless trials. Only the validation split is scored here: the best
+trial's fitted model is kept in memory and predicts the test split once,
+afterwards, in the runner.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import optuna
+import optuna.distributions as D
+
+from emobench.model import FitContext, Model
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class TuningError(RuntimeError):
+    """No trial of a study produced a usable validation score."""
+
+
+@dataclass
+class TuningResult:
+    model: Model
+    params: dict
+    value: float
+    n_trials: int
+    n_pruned: int
+    n_failed: int
+
+
+def suggest(trial: optuna.Trial, name: str, dist: D.BaseDistribution):
+    if isinstance(dist, D.FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    if isinstance(dist, D.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    if isinstance(dist, D.CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    raise TypeError(f"unsupported distribution for {name!r}: {dist!r}")
+
+
+def storage_for(url: str | None):
+    """An Optuna storage from a URL; SQLite files get a generous lock timeout."""
+    if not url:
+        return None
+    if url.startswith("sqlite:///"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    return url
+
+
+def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, seed: int,
+         storage=None, study_name: str | None = None) -> TuningResult:
+    space = model_cls.search_space(ctx.profile)
+    # A model with nothing to tune gets one trial: repeating it would only re-fit.
+    n_trials = trials if space else 1
+    if storage is not None and study_name:
+        try:
+            optuna.delete_study(study_name=study_name, storage=storage)
+        except KeyError:
+            pass
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, n_trials // 3)),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3))
+    paper = {k: v for k, v in model_cls.default_params().items() if k in space}
+    if paper:
+        study.enqueue_trial(paper)
+
+    best: dict = {"model": None, "value": -math.inf}
+    errors: list[str] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {name: suggest(trial, name, dist) for name, dist in space.items()}
+
+        def report(step: int, value: float) -> None:
+            if math.isfinite(value):
+                trial.report(value, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        model = model_cls(**params)
+        try:
+            model.fit(train, valid, replace(ctx, report=report, seed=seed + trial.number))
+            value = ctx.score(valid, model.predict(valid))
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            errors.append(f"trial {trial.number} ({params}): {type(exc).__name__}: {exc}")
+            raise
+        if not math.isfinite(value):
+            errors.append(f"trial {trial.number} ({params}): validation score is {value}")
+            return float("nan")
+        if value > best["value"]:
+            best.update(model=model, value=value, params=params)
+        return value
+
+    study.optimize(objective, n_trials=n_trials, catch=(Exception,), gc_after_trial=False)
+    states = [t.state for t in study.trials]
+    if best["model"] is None:
+        detail = errors[-1] if errors else "every trial was pruned"
+        raise TuningError(f"model {model_cls.name!r}: no trial produced a finite validation "
+                          f"score ({len(states)} trials); last error: {detail}")
+    return TuningResult(best["model"], {**model_cls.default_params(), **best["params"]},
+                        best["value"], len(states),
+                        sum(s == optuna.trial.TrialState.PRUNED for s in states),
+                        sum(s == optuna.trial.TrialState.FAIL for s in states))
