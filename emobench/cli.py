@@ -283,6 +283,24 @@ def explain(model: str = typer.Argument(..., help="Model name (it must implement
         typer.echo(f"wrote {p}")
 
 
+@app.command()
+def check(plugins: Optional[list[str]] = typer.Argument(None, help="Entry-point, distribution or plugin names (default: all)."),
+          as_json: bool = typer.Option(False, "--json")):
+    """Conformance checks for plugins: metadata, stand-in round trip, leak-free folds,
+    fit/predict contract."""
+    from emobench.conformance import check_registry
+
+    report = check_registry(_reg(), plugins or None)
+    if as_json:
+        typer.echo(json.dumps([vars(c) for c in report.checks], indent=1))
+    else:
+        for c in report.checks:
+            mark = typer.style("ok  ", fg="green") if c.ok else typer.style("FAIL", fg="red")
+            typer.echo(f"{mark} {c.plugin}: {c.name}" + (f" ({c.detail})" if c.detail and not c.ok else ""))
+        typer.echo(f"{sum(c.ok for c in report.checks)} passed, {sum(not c.ok for c in report.checks)} failed")
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def _mount_realtime():
     try:
         from emobench.realtime_cli import annotate_command, profile_command
