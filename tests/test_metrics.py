@@ -356,6 +356,21 @@ def test_vectorised_bootstrap_handles_partial_ddof():
     assert not np.allclose(fast, bootstrap_distribution("ccc", *data, n_boot=30, seed=1))
 
 
+def test_vectorised_bootstrap_degenerate_resamples():
+    # each subject has constant truth and prediction: one-subject resamples are
+    # "same constant" (cluster a, CCC nan) or "different constants" (cluster b, CCC 0)
+    clusters = np.repeat(["a", "b", "c"], 4)
+    t = np.repeat([0.5, 1.0, 2.0], 4)
+    p = np.repeat([0.5, 3.0, 1.0], 4)
+    for name in ("ccc", "ccc_avec", "pearson"):
+        fast = bootstrap_distribution(name, t, p, clusters, n_boot=300, seed=2)
+        slow = bootstrap_distribution(name, t, p, clusters, n_boot=300, seed=2,
+                                      vectorised=False)
+        np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
+    fast = bootstrap_distribution("ccc", t, p, clusters, n_boot=300, seed=2)
+    assert np.isnan(fast).any() and (fast == 0.0).any()
+
+
 def test_bootstrap_resamples_whole_clusters():
     # Every item of cluster j has absolute error c_j and clusters are equal-sized, so a
     # resample's MAE is the mean of n_clusters values drawn from c with replacement:
@@ -477,6 +492,21 @@ def test_paired_comparison_of_similar_models_is_not_significant():
     b = t + rng.normal(0, 0.8, t.size)
     res = paired_comparison("ccc", t, a, b, clusters, n_boot=500)
     assert res.low < 0 < res.high and res.p_value > 0.05
+
+
+def test_paired_p_value_follows_the_documented_rule():
+    t, p, clusters = _clustered_regression(n_subjects=12)
+    rng = np.random.default_rng(6)
+    a = t + rng.normal(0, 0.75, t.size)
+    b = t + rng.normal(0, 0.8, t.size)
+    res = paired_comparison("ccc", t, a, b, clusters, n_boot=400, seed=3)
+    # the same seed and number of clusters give the same resamples in every function
+    diffs = (bootstrap_distribution("ccc", t, a, clusters, n_boot=400, seed=3)
+             - bootstrap_distribution("ccc", t, b, clusters, n_boot=400, seed=3))
+    other_side = np.sum(diffs <= 0) if res.diff > 0 else np.sum(diffs >= 0)
+    assert 0 < other_side < 200  # a case where the formula is not clipped
+    assert res.p_value == pytest.approx(2 * (other_side + 1) / (400 + 1))
+    assert (res.low, res.high) == pytest.approx(tuple(np.quantile(diffs, [0.025, 0.975])))
 
 
 def test_paired_comparison_classification_and_names_the_prediction():
