@@ -1,0 +1,122 @@
+"""``emobench profile`` and ``emobench annotate``: plain functions with typer
+parameters, mounted by emobench.cli as ``app.command("profile")(profile_command)``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+BACKEND_CHOICES = ("auto", "eager", "channels_last", "jit", "compile", "onnx")
+
+
+def _echo_table(rows: list[tuple[str, str]]) -> None:
+    from tabulate import tabulate
+
+    typer.echo(tabulate(rows, tablefmt="plain"))
+
+
+def profile_command(
+    models: list[str] = typer.Argument(..., help="Registered model names (see `emobench list`)."),
+    batch: int = typer.Option(8, "--batch", "-b", min=1, help="Batch size for the throughput figure."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="torch threads (default: torch's)."),
+    backend: str = typer.Option("auto", "--backend", help="auto | eager | channels_last | jit | compile | onnx."),
+    iters: Optional[int] = typer.Option(None, "--iters", min=3, help="Timed calls (default: >=30 calls and >=1 s)."),
+    store_url: Optional[str] = typer.Option(None, "--store", help="Results store URL to record the profile in."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the profile."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Latency (p50/p95/p99), FPS at batch 1 and N, FLOPs and roofline fraction of models."""
+    from emobench.profiling import profile_model
+
+    if backend not in BACKEND_CHOICES:
+        raise typer.BadParameter(f"--backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
+    store = None
+    if not no_store:
+        from emobench.store import Store
+
+        store = Store(store_url)
+    results = []
+    for name in models:
+        try:
+            fig = profile_model(name, batch=batch, threads=threads, backend=backend, iters=iters, store=store)
+        except KeyError as exc:
+            raise typer.BadParameter(str(exc.args[0] if exc.args else exc), param_hint="MODELS")
+        results.append(fig)
+        if not as_json:
+            typer.echo(f"{fig['model']}  [{fig['input']}]  backend={fig['backend']}  threads={fig['threads']}")
+            _echo_table([
+                ("latency p50 / p95 / p99", f"{fig['p50_ms']:.3f} / {fig['p95_ms']:.3f} / {fig['p99_ms']:.3f} ms"),
+                ("FPS batch 1 / batch %d" % fig["batch"], f"{fig['fps_batch1']:.1f} / {fig['fps_batchN']:.1f}"),
+                ("source video FPS", f"{fig['source_fps']:.1f}"),
+                ("params", f"{fig['params']:,}"),
+                ("GFLOP per item", f"{fig['gflops_per_item']:.4f}"),
+                ("achieved GFLOP/s (batch N)", f"{fig['achieved_gflops']:.1f}"),
+                ("fraction of matmul roofline", f"{100 * fig['roofline_fraction']:.1f} % "
+                                                f"of {fig['roofline_gflops']:.0f} GFLOP/s"),
+                ("peak memory growth", f"{fig['peak_mem_mb']:.1f} MB"),
+            ])
+    if as_json:
+        typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=1, default=str))
+
+
+def annotate_command(
+    video: Optional[Path] = typer.Argument(None, help="Video file to annotate (or use --camera)."),
+    model: str = typer.Option(..., "--model", "-m", help="Model name, e.g. mini-xception-fer."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the records as JSON to this file."),
+    every_second: bool = typer.Option(False, "--every-second", help="Keep only the per-second records."),
+    camera: Optional[int] = typer.Option(None, "--camera", help="Read from this camera index instead of a file."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="State dict saved by the harness (torch.save)."),
+    task: Optional[str] = typer.Option(None, "--task", help="'dataset:task' whose classes the model predicts."),
+    au_extractor: Optional[str] = typer.Option(None, "--au-extractor", help="openface-csv | sidecar | a plugin's."),
+    au_source: Optional[Path] = typer.Option(None, "--au-source", help="OpenFace CSV or stand-in AU sidecar (.npz)."),
+    detect_every: int = typer.Option(5, "--detect-every", min=1, help="Run the face detector every N frames."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after N frames."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="torch threads."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live FPS line."),
+) -> None:
+    """Annotate a video (or camera) with a model: per-frame and per-second emotion records."""
+    from emobench.realtime.annotate import STAGES, AnnotateError, annotate_video
+    from emobench.video import MediaError
+
+    if (video is None) == (camera is None):
+        raise typer.BadParameter("give either VIDEO or --camera INDEX", param_hint="VIDEO")
+
+    def live(state: dict) -> None:
+        cur = state.get("current") or {}
+        what = cur.get("class", cur.get("value", "-"))
+        typer.echo(f"\rframe {state['frame']:6d}  {state['fps']:6.1f} FPS  {what}", nl=False, err=True)
+
+    try:
+        result = annotate_video(camera if camera is not None else video, model, task=task, weights=weights,
+                                out=out, every_second=every_second, detect_every=detect_every,
+                                au_extractor=au_extractor, au_source=au_source, max_frames=max_frames,
+                                threads=threads, progress=None if quiet else live)
+    except (AnnotateError, MediaError, FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
+        raise typer.Exit(code=2)
+    if not quiet:
+        typer.echo("", err=True)
+    s, t = result["summary"], result["timing"]
+    status = result["status"] + (" (random weights: the labels mean nothing, the speed does)"
+                                 if result["status"] == "untrained" else "")
+    typer.echo(f"{result['source']}: {s['frames']} frames, face in {s['face_frames']}, "
+               f"{s['predictions']} predictions; model {result['model']} ({status})"
+               + (f"; AU extractor {result['au_extractor']}" if result["au_extractor"] else ""))
+    if s.get("note"):
+        typer.echo(s["note"])
+    elif result["task_kind"] == "classification":
+        typer.echo(f"majority class: {s['majority_class']}  per second: {s['class_counts']}")
+    else:
+        typer.echo(f"mean {result['task']}: {s['mean_value']}")
+    rows = [(stage, f"{t[stage + '_ms']:.2f} ms", f"{100 * t[stage + '_share']:.1f} %")
+            for stage in STAGES if t[stage + "_ms"] > 0 or stage != "extract"]
+    rows.append(("total", f"{t['total_ms']:.2f} ms", f"{t['fps']:.1f} FPS end to end"))
+    _echo_table(rows)
+    if out is not None:
+        typer.echo(f"wrote {out}")

