@@ -96,3 +96,29 @@ def test_preprocess_cold_vs_cached(benchmark, clip, tmp_path):
         f"\npreprocess_video 150 frames 640x480 -> 112x112 gray: cold {cold * 1e3:.0f} ms, "
         f"cached {warm * 1e3:.2f} ms, speed-up x{ratio:.0f}, entry {cache.size_bytes() / 1e6:.2f} MB"
     )
+
+
+def test_cpu_cost_per_frame_single_thread(benchmark, clip):
+    """CPU time (not wall time) per frame with OpenCV on one thread: robust to
+    other jobs sharing the machine, and the figure to multiply by frame counts."""
+    spec_cfgs = [(1, 1.0), (5, 1.0), (1, 0.5), (5, 0.5)]
+    old = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        t = time.process_time()
+        V.read_frames(clip, max_frames=N_PIPE)
+        decode_ms = (time.process_time() - t) / N_PIPE * 1e3
+        print(f"\nCPU per frame, 1 thread: decode {decode_ms:.2f} ms")
+        for every, scale in spec_cfgs:
+            spec = V.FaceClipSpec(
+                size=(112, 112), detect_every=every, detect_scale=scale, max_frames=N_PIPE
+            )
+            t = time.process_time()
+            V.face_clip(clip, spec)
+            ms = (time.process_time() - t) / N_PIPE * 1e3
+            benchmark.extra_info[f"cpu_ms_every{every}_scale{scale}"] = round(ms, 2)
+            print(f"CPU per frame, 1 thread: decode+track+crop detect_every={every} "
+                  f"detect_scale={scale}: {ms:.1f} ms ({1e3 / ms:.0f} frames/s per core)")
+        benchmark.pedantic(V.read_frames, args=(clip,), kwargs={"max_frames": 10}, rounds=1)
+    finally:
+        cv2.setNumThreads(old)
