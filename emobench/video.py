@@ -15,7 +15,6 @@ See docs/video.md for parameters, the fallback rules and measured speed.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import warnings
