@@ -18,6 +18,8 @@ from ._sewa_io import OPENFACE_COLUMNS
 FUNCTIONAL_CHANNELS: tuple[str, ...] = (
     *(f"{c}_{stat}" for c in OPENFACE_COLUMNS for stat in ("mean", "std")), "turn")
 
+_SLACK_S = 1e-6
+
 
 def window_bounds(times: np.ndarray, centres: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Row ranges ``[lo, hi)`` of the frames with time in ``[c - w/2, c + w/2)``.
@@ -27,8 +29,10 @@ def window_bounds(times: np.ndarray, centres: np.ndarray, window_s: float) -> tu
     past the end that repeats the last frame, as the AVEC tools pad."""
     if window_s <= 0:
         raise ValueError(f"window_s must be positive, got {window_s}")
-    lo = np.searchsorted(times, centres - window_s / 2.0, side="left")
-    hi = np.searchsorted(times, centres + window_s / 2.0, side="left")
+    # Times read from text (0.3) and computed ones (0.8 - 0.5) differ in the last
+    # bit; a microsecond of slack keeps frames on a boundary on the intended side.
+    lo = np.searchsorted(times, centres - window_s / 2.0 - _SLACK_S, side="left")
+    hi = np.searchsorted(times, centres + window_s / 2.0 - _SLACK_S, side="left")
     empty = hi <= lo
     if empty.any():
         right = np.clip(np.searchsorted(times, centres[empty]), 0, times.size - 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,8 +248,8 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     path = Path(path)
     try:
         sr, data = wavfile.read(path)
-    except (ValueError, OSError, EOFError) as exc:
-        raise SewaFormatError(path, f"unreadable wav: {exc}") from None
+    except (ValueError, OSError, EOFError, struct.error) as exc:
+        raise SewaFormatError(path, f"unreadable wav: {exc or type(exc).__name__}") from None
     if data.size == 0:
         raise SewaFormatError(path, "wav has no samples")
     if data.dtype.kind == "i":

@@ -38,7 +38,7 @@ FOLDERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "audio": ("audio", (".wav",)),
     "video": ("video", (".avi", ".mp4")),
 }
-LOADER_VERSION = 1
+LOADER_VERSION = 2
 # Label delay compensation (annotators react late): Tiny EmotioNet's optimum and
 # the AVEC 2019 baseline's global shift. Models apply them; the loader never does.
 LABEL_DELAY_S = {"arousal": 4.0, "valence": 2.8}
