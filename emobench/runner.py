@@ -171,6 +171,14 @@ def flatten(task: Task, samples, preds):
     """Pool predictions of a split: one entry per clip, or per frame."""
     if len(preds) != len(samples):
         raise ValueError(f"model returned {len(preds)} predictions for {len(samples)} samples")
+    out = _flatten(task, samples, preds)
+    bad = int((~np.isfinite(out[1])).sum())
+    if bad:
+        raise ValueError(f"{bad} of {len(out[1])} predictions are non-finite (NaN or inf)")
+    return out
+
+
+def _flatten(task: Task, samples, preds):
     if task.level == "clip":
         y_true = np.array([s.y for s in samples], dtype=float)
         y_pred = np.array([float(np.asarray(p).reshape(-1)[0]) for p in preds])
@@ -292,10 +300,10 @@ def _run_fold(job: Job) -> dict:
     t1 = time.time()
     preds = result.model.predict(test)
     t_pred = time.time() - t1
-    y_true, y_pred, subj, item = flatten(task, test, preds)
-    if not np.isfinite(y_pred).all():
-        raise ValueError(f"model {c.model!r} predicted {int((~np.isfinite(y_pred)).sum())} "
-                         f"non-finite values on the test split")
+    try:
+        y_true, y_pred, subj, item = flatten(task, test, preds)
+    except ValueError as exc:
+        raise ValueError(f"model {c.model!r} on the test split: {exc}") from None
     metrics = compute_metrics(task, y_true, y_pred)
     for r in recordings:
         r.forget()

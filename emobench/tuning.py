@@ -18,7 +18,8 @@ import optuna.distributions as D
 
 from emobench.model import FitContext, Model
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+# failed trials are reported by the runner's summary, with the model named
+optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 class TuningError(RuntimeError):

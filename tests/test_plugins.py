@@ -1,0 +1,125 @@
+import json
+import types
+
+import optuna.distributions as D
+import pytest
+
+from emobench import Dataset, Modality, Model, Task, hookimpl
+from emobench.plugins import Origin, PluginError, load_registry
+
+
+def plugin(**hooks):
+    mod = types.SimpleNamespace()
+    for name, fn in hooks.items():
+        setattr(mod, name, hookimpl(fn))
+    return mod
+
+
+class GoodModel(Model):
+    name = "good-model"
+    consumes = ("features",)
+    paper_params = {"a": 1.0}
+
+    @classmethod
+    def search_space(cls, profile="default"):
+        return {"a": D.FloatDistribution(0.1, 10.0)}
+
+
+def origin(name):
+    return Origin(name, f"dist-{name}", "9.9")
+
+
+def test_builtins_register_through_entry_points_with_their_distribution():
+    reg = load_registry()
+    assert {"mean", "linear", "mlp"} <= set(reg.models)
+    assert {"official", "loso", "subject-5fold"} <= set(reg.protocols)
+    assert reg.origin("model", "mean").distribution == "emobench"
+    assert reg.origin("model", "mean").entry_point == "baselines"
+
+
+def test_a_raising_hook_is_reported_and_others_still_load():
+    def boom():
+        raise RuntimeError("kaput")
+
+    reg = load_registry([(plugin(emobench_register_models=boom), origin("broken")),
+                         (plugin(emobench_register_models=lambda: [GoodModel]), origin("fine"))])
+    assert "good-model" in reg.models
+    (failure,) = [(o, r) for o, r in reg.failures if o.entry_point == "broken"]
+    assert failure[0].distribution == "dist-broken" and failure[0].version == "9.9"
+    assert "kaput" in failure[1]
+
+
+def test_invalid_metadata_names_plugin_and_field():
+    class BadSpace(GoodModel):
+        name = "bad-space"
+        paper_params = {"a": 50.0}
+
+    class BadName(GoodModel):
+        name = "Bad Name"
+
+    class BadData(Dataset):
+        name = "bad-data"
+        folder = "Bad"
+        modalities = {"x": Modality("smell", rate=-1)}
+        tasks = (Task("t", "classification", classes=("only",)),)
+        protocols = ("loso",)
+
+    reg = load_registry([(plugin(emobench_register_models=lambda: [BadSpace]), origin("p1")),
+                         (plugin(emobench_register_models=lambda: [BadName]), origin("p2")),
+                         (plugin(emobench_register_datasets=lambda: [BadData()]), origin("p3"))])
+    reasons = {o.entry_point: r for o, r in reg.failures}
+    assert "paper_params['a']=50.0 lies outside search_space" in reasons["p1"]
+    assert "bad-space" in reasons["p1"]
+    assert "kebab-case" in reasons["p2"]
+    assert "unknown modality kind 'smell'" in reasons["p3"]
+    assert "rate must be positive" in reasons["p3"]
+    assert "at least two classes" in reasons["p3"]
+
+
+def test_duplicate_names_are_rejected_with_the_first_owner():
+    reg = load_registry([(plugin(emobench_register_models=lambda: [GoodModel]), origin("a")),
+                         (plugin(emobench_register_models=lambda: [GoodModel]), origin("b"))])
+    reasons = {o.entry_point: r for o, r in reg.failures}
+    assert "already registered by a (dist-a 9.9)" in reasons["b"]
+
+
+def test_strict_mode_turns_a_report_into_an_error(monkeypatch):
+    monkeypatch.setenv("EMOBENCH_STRICT_PLUGINS", "1")
+    monkeypatch.setattr("emobench.plugins.entry_points", lambda group: [])
+    with pytest.raises(PluginError, match=r"broken \(dist-broken 9.9\).*not a subclass"):
+        load_registry([(plugin(emobench_register_models=lambda: [object]), origin("broken"))])
+
+
+def test_block_list_skips_entry_points(monkeypatch):
+    monkeypatch.setenv("EMOBENCH_BLOCK_PLUGINS", "baselines")
+    reg = load_registry()
+    assert "mean" not in reg.models and "loso" in reg.protocols
+
+
+def test_list_json_shows_builtins_with_distribution():
+    from typer.testing import CliRunner
+
+    from emobench.cli import app
+
+    result = CliRunner().invoke(app, ["list", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    models = {m["name"]: m for m in out["models"]}
+    assert models["linear"]["distribution"] == "emobench"
+    assert "task_kinds" in models["linear"] and "consumes" in models["linear"]
+    assert {p["name"] for p in out["protocols"]} >= {"loso", "official"}
+
+
+def test_a_broken_entry_point_import_is_reported_not_fatal(tmp_path, monkeypatch):
+    # an installed distribution whose entry point names a module that does not exist
+    dist = tmp_path / "emobench_broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: emobench-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[emobench]\nbroken = emobench_broken_missing.plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = load_registry()
+    (reason,) = [r for o, r in reg.failures if o.distribution == "emobench-broken" and o.version == "1.0"]
+    assert "No module named 'emobench_broken_missing'" in reason
+    assert "mean" in reg.models  # the others still load
+    monkeypatch.setenv("EMOBENCH_BLOCK_PLUGINS", "emobench-broken")
+    assert not [o for o, _ in load_registry().failures if o.distribution == "emobench-broken"]

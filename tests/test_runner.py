@@ -1,0 +1,113 @@
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emobench.plugins as P
+from emobench import runner
+from emobench.cells import plan
+from emobench.metrics import ccc
+from emobench.profiles import get_profile
+from emobench.store import Store
+
+import plugin_kit
+from conftest import run_cli
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def reg(monkeypatch):
+    """The built-in registry plus the test kit, as the runner will see it."""
+    monkeypatch.setattr("emobench.plugins.entry_points", _only_protocol_entry_points())
+    r = P.load_registry([(plugin_kit, P.Origin("testkit", "emobench-testkit", "1.0"))])
+    monkeypatch.setattr(P, "_REGISTRY", r)
+    return r
+
+
+def _only_protocol_entry_points():
+    from importlib.metadata import entry_points
+
+    eps = [e for e in entry_points(group="emobench") if e.name in ("protocols", "baselines")]
+    return lambda group: eps
+
+
+def run(reg, tmp_path, model="*", **kw):
+    cells, skipped = plan(reg, get_profile("smoke"), dataset="toy", model=model)
+    return runner.run(cells, profile="smoke", store_url=f"sqlite:///{tmp_path}/r.db",
+                      skipped=skipped, progress=False, **kw)
+
+
+def test_run_stores_one_row_per_fold_and_rerun_reuses(reg, tmp_path):
+    s1 = run(reg, tmp_path, model="linear")
+    assert s1.run == 4 and s1.failed == 0  # 2 tasks x 2 folds (smoke caps folds at 2)
+    rows = Store(f"sqlite:///{tmp_path}/r.db").rows()
+    assert len(rows) == 4 and all(r["status"] == "done" for r in rows)
+    row = next(r for r in rows if r["task"] == "level")
+    assert row["primary_metric"] == "ccc" and row["n_trials"] == 2
+    assert "alpha" in row["best_params"]
+    prov = row["provenance"]
+    assert prov["fold_checksum"] and prov["protocol_version"] == "1"
+    assert prov["versions"]["numpy"] == np.__version__ and prov["ceiling"] == {"ccc": 0.95}
+    # the stored score is the metric of the stored predictions
+    preds = Store(f"sqlite:///{tmp_path}/r.db").predictions(row["key"])
+    assert row["score"] == pytest.approx(ccc(preds["y_true"], preds["y_pred"]))
+    s2 = run(reg, tmp_path, model="linear")
+    assert (s2.run, s2.reused) == (0, 4)
+    assert s2.line() == "2 cells, 0 folds run, 4 reused, 0 failed, 0 skipped"
+
+
+def test_failures_are_recorded_not_results_and_retried(reg, tmp_path):
+    s = run(reg, tmp_path, model="failing")
+    assert s.failed == 4 and s.run == 0
+    assert all("deliberate failure inside fit" in m and "failing" in m for m in s.failures)
+    store = Store(f"sqlite:///{tmp_path}/r.db")
+    assert store.rows("done") == [] and len(store.rows("failed")) == 4
+    s2 = run(reg, tmp_path, model="failing")
+    assert s2.failed == 4 and s2.reused == 0  # retried, not reused
+    assert {r["attempts"] for r in store.rows("failed")} == {2}
+
+
+def test_non_finite_predictions_fail_the_fold_with_the_model_named(reg, tmp_path):
+    s = run(reg, tmp_path, model="nan-loss")
+    assert s.failed == 4
+    assert all("nan-loss" in m and "non-finite" in m for m in s.failures)
+
+
+def test_other_cells_continue_after_a_failure(reg, tmp_path):
+    s = run(reg, tmp_path, model="[fl]*")  # failing + linear
+    assert s.failed == 4 and s.run == 4
+
+
+def test_dry_run_lists_jobs_without_running(reg, tmp_path):
+    lines = []
+    s = run(reg, tmp_path, model="linear", dry_run=True, log=lines.append)
+    assert len(lines) == 4 and all("would run" in x for x in lines) and s.run == 0
+    assert not Path(f"{tmp_path}/r.db").exists() or Store(f"sqlite:///{tmp_path}/r.db").rows(None) == []
+
+
+def test_third_party_package_is_discovered_and_evaluated_through_the_cli(tmp_path, example_site):
+    env = {"PYTHONPATH": str(example_site)}
+    out = run_cli("run", "--dataset", "example-*", "--profile", "smoke", "--no-latency",
+                  "--store", f"sqlite:///{tmp_path}/r.db", cwd=tmp_path, env_extra=env)
+    assert out.stdout.strip().splitlines()[-1].startswith("4 cells, 4 folds run, 0 reused, 0 failed")
+    listing = json.loads(run_cli("list", "models", "--json", cwd=tmp_path, env_extra=env).stdout)
+    (centroid,) = [m for m in listing["models"] if m["name"] == "example-centroid"]
+    assert centroid["distribution"] == "emobench-example" and centroid["version"] == "0.2.0"
+    run_cli("leaderboard", "--store", f"sqlite:///{tmp_path}/r.db", "--out", str(tmp_path / "lb"),
+            cwd=tmp_path, env_extra=env)
+    text = (tmp_path / "lb" / "README.md").read_text()
+    synthetic = text.split("## Synthetic stand-ins")[1]
+    assert "example-centroid" in synthetic and "example-tones / excitement / example-odd-even" in synthetic
+    assert "No results yet." in text.split("## Synthetic stand-ins")[0]  # nothing real
+
+
+def test_store_has_no_duplicate_keys(reg, tmp_path):
+    run(reg, tmp_path, model="linear")
+    run(reg, tmp_path, model="linear")
+    con = sqlite3.connect(f"{tmp_path}/r.db")
+    n, distinct = con.execute("select count(*), count(distinct key) from results").fetchone()
+    assert n == distinct == 4
