@@ -15,7 +15,7 @@ from scipy.signal import resample_poly
 from emobench import hookimpl
 from emobench.cache import content_key, default_cache
 from emobench.data import Modality, Recording, Task
-from emobench.dataset import Dataset, DoctorReport, count_recordings
+from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
 
 from . import _biovid_layout as L
 from ._biovid_doctor import check_tree
@@ -147,7 +147,6 @@ class BioVidPartA(Dataset):
             recs = self.load(root)
         except Exception as exc:  # doctor reports, it does not crash
             if not any(p.severity == "error" for p in problems):
-                from emobench.dataset import Problem
                 report.problems.append(Problem(str(root), f"{type(exc).__name__}: {exc}"))
             report.counts = counts
             return report
