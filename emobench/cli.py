@@ -160,6 +160,8 @@ def run(all_: bool = typer.Option(False, "--all", help="Every compatible cell.")
         typer.secho(f"skipped: {msg}", err=True, fg="yellow")
     if profile_latency and not dry_run:
         _profile_models(reg, cells, store)
+    if not dry_run:
+        typer.echo(summary.io_line())
     typer.echo(summary.line())
 
 
@@ -315,6 +317,9 @@ _mount_realtime()
 
 def main():
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    # corrupt media are reported by emobench with their path; FFmpeg's own chatter is noise
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     app()
 
 

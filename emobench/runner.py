@@ -60,6 +60,7 @@ class Outcome:
     status: str          # done | reused | failed | busy
     seconds: float = 0.0
     message: str = ""
+    io: dict = field(default_factory=dict)  # media decoded and cache use inside the job
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Summary:
     failed: int = 0
     skipped: int = 0
     busy: int = 0
+    io: dict = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
 
@@ -77,6 +79,12 @@ class Summary:
         busy = f", {self.busy} busy elsewhere" if self.busy else ""
         return (f"{self.cells} cells, {self.run} folds run, {self.reused} reused, "
                 f"{self.failed} failed, {self.skipped} skipped{busy}")
+
+    def io_line(self) -> str:
+        g = self.io.get
+        return (f"media: {g('videos_decoded', 0)} videos and {g('images_decoded', 0)} images decoded "
+                f"({g('frames_decoded', 0)} frames); array cache: {g('hits', 0)} hits, "
+                f"{g('misses', 0)} misses, {g('rebuilt', 0)} rebuilt")
 
 
 # -- planning -----------------------------------------------------------------
@@ -238,9 +246,24 @@ def _store(url: str) -> Store:
     return _STORES[url]
 
 
+def _io_counters() -> dict:
+    from emobench.cache import default_cache
+    from emobench.video import video_stats
+
+    return {**video_stats(), **default_cache().stats()}
+
+
 def execute(job: Job) -> Outcome:
     """Run one (cell, fold) job and commit its row. Never raises for a bad fold:
     the failure is recorded with its message and the run goes on."""
+    before = _io_counters()
+    outcome = _execute(job)
+    after = _io_counters()
+    outcome.io = {k: after[k] - before.get(k, 0) for k in after}
+    return outcome
+
+
+def _execute(job: Job) -> Outcome:
     t0 = time.time()
     store = _store(job.store_url)
     owner = owner_id()
@@ -372,6 +395,8 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: i
     else:
         it = executors.inline(execute, todo)
     for outcome in _progress(it, len(todo), progress):
+        for k, v in outcome.io.items():
+            summary.io[k] = summary.io.get(k, 0) + v
         if outcome.status == "done":
             summary.run += 1
         elif outcome.status == "reused":
