@@ -32,9 +32,9 @@ from emobench.sim.rng import derive
 FRAME_RATE = 30.0
 # per scale: sequences per subject, frame-count range, frame size (width, height)
 SCALES = {
-    "tiny": dict(seqs=1, frames=(16, 24), size=(128, 96)),
+    "tiny": dict(seqs=1, frames=(12, 18), size=(128, 96)),
     "small": dict(seqs=2, frames=(30, 60), size=(320, 240)),
-    "full": dict(seqs=8, frames=(48, 683), size=(320, 240)),
+    "full": dict(seqs=8, frames=(48, 436), size=(320, 240)),  # mean 242 = 48,398 / 200
 }
 # A coder codes an AU only clearly above the person's neutral face: this dead
 # zone (intensity units) keeps about 80% of frames at PSPI 0, as in the archive.
