@@ -40,7 +40,7 @@ class Scale:
 
 SCALES = {
     "tiny": Scale(6, 1, (128, 96), 23, 1),
-    "small": Scale(18, 2, (160, 120), 6, 2),
+    "small": Scale(18, 2, (160, 120), 10, 2),
     "full": Scale(87, 20, (320, 240), 2, 2),
 }
 NON_EXPRESSIVE_GAIN = 0.3
