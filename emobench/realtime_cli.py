@@ -75,6 +75,7 @@ def annotate_command(
     detect_every: int = typer.Option(5, "--detect-every", min=1, help="Run the face detector every N frames."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after N frames."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="torch threads."),
+    backend: str = typer.Option("auto", "--backend", help="Streamer backend for models that support it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live FPS line."),
 ) -> None:
     """Annotate a video (or camera) with a model: per-frame and per-second emotion records."""
@@ -93,7 +94,7 @@ def annotate_command(
         result = annotate_video(camera if camera is not None else video, model, task=task, weights=weights,
                                 out=out, every_second=every_second, detect_every=detect_every,
                                 au_extractor=au_extractor, au_source=au_source, max_frames=max_frames,
-                                threads=threads, progress=None if quiet else live)
+                                threads=threads, backend=backend, progress=None if quiet else live)
     except (AnnotateError, MediaError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2)
@@ -107,6 +108,7 @@ def annotate_command(
                                  if result["status"] == "untrained" else "")
     typer.echo(f"{result['source']}: {s['frames']} frames, face in {s['face_frames']}, "
                f"{s['predictions']} predictions; model {result['model']} ({status})"
+               + (f"; backend {result['backend']}" if result["backend"] else "")
                + (f"; AU extractor {result['au_extractor']}" if result["au_extractor"] else ""))
     if s.get("note"):
         typer.echo(s["note"])

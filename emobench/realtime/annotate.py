@@ -233,7 +233,7 @@ def _open_source(source):
 def annotate_video(source, model, *, task=None, weights=None, out: str | Path | None = None,
                    every_second: bool = False, detect_every: int = 5, detect_scale: float = 0.5,
                    min_face: int = 40, au_extractor: str | None = None, au_source: str | Path | None = None,
-                   max_frames: int | None = None, threads: int | None = None,
+                   max_frames: int | None = None, threads: int | None = None, backend: str = "auto",
                    progress: Callable[[dict], None] | None = None, progress_every: float = 1.0) -> dict:
     """Annotate a video file (path) or camera (int index) with ``model``.
 
@@ -243,6 +243,8 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     (per-second records), ``summary`` and ``timing`` (ms per frame and share
     of each stage, end-to-end FPS). With ``out`` the same dict is written as
     JSON. ``progress(state)`` is called about every ``progress_every`` seconds.
+    ``backend`` is passed to the model's streamer in its spec (models that
+    support it pick an inference backend: ``auto``, ``eager``, ``onnx``...).
     """
     import torch
 
@@ -287,7 +289,10 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
 
     m, task, status = prepare_model(model if not isinstance(model, str) else model_cls, task=task,
                                     weights=weights, modalities=modalities)
-    streamer = _make_streamer(m, kind, task, {"size": size, "gray": gray})
+    try:
+        streamer = _make_streamer(m, kind, task, {"size": size, "gray": gray, "backend": backend})
+    except RuntimeError as exc:  # e.g. a model whose streamer needs fit() state beyond a state dict
+        raise AnnotateError(f"model {m.name!r} cannot stream ({status}): {exc}") from exc
     tracker = FaceTracker(FaceDetector(detect_scale=detect_scale, min_size=min_face), detect_every=detect_every)
 
     acc = dict.fromkeys(STAGES, 0.0)
@@ -375,7 +380,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     result = {
         "source": label, "model": m.name, "task": task.name, "task_kind": task.kind,
         "classes": list(task.classes), "status": status, "weights": str(weights) if weights else None,
-        "stream": kind, "au_extractor": getattr(extractor, "name", None),
+        "stream": kind, "backend": getattr(streamer, "backend", None), "au_extractor": getattr(extractor, "name", None),
         "crop": {"size": list(size), "gray": gray, "margin": margin},
         "detector": {"detect_every": detect_every, "detect_scale": detect_scale, "min_face": min_face},
         "video": info, "summary": summary, "timing": timing, "seconds": seconds,
