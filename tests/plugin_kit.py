@@ -16,7 +16,9 @@ from emobench.data import Recording
 
 
 class Toy(Dataset):
-    """Frame-level regression and clip-level classification on one features stream."""
+    """A CSV corpus: ``labels.csv`` (id, subject, kind), per-recording features
+    ``frames/<id>.csv`` (columns a, b) and frame labels ``levels/<id>.txt``.
+    Frame-level regression of ``level`` and clip-level classification of ``kind``."""
 
     name = "toy"
     folder = "Toy"
@@ -26,25 +28,46 @@ class Toy(Dataset):
     protocols = ("subject-5fold",)
 
     def load(self, root):
-        data = np.load(root / "toy.npz")
+        index = root / "labels.csv"
+        if not index.exists():
+            raise FileNotFoundError(f"{index}: label file is missing")
         recs = []
-        for i in range(len(data["subject"])):
-            x, y = data["x"][i], data["y"][i]
-            recs.append(Recording(id=f"r{i:03d}", subject=str(data["subject"][i]),
-                                  labels={"level": y, "kind": int(y.mean() > 0)},
-                                  streams={"feats": lambda x=x, **_: x}))
+        rows = np.loadtxt(index, delimiter=",", dtype=str, skiprows=1, ndmin=2)
+        for line, (rid, subject, kind) in enumerate(rows, start=2):
+            if not subject.strip():
+                raise ValueError(f"{index}, line {line}: recording {rid!r} has an empty subject")
+            if kind not in self.tasks[1].classes:
+                raise ValueError(f"{index}, line {line}: unknown class code {kind!r} "
+                                 f"(expected one of {self.tasks[1].classes})")
+            path = root / "frames" / f"{rid}.csv"
+            level = np.loadtxt(root / "levels" / f"{rid}.txt", ndmin=1)
+            recs.append(Recording(id=rid, subject=subject,
+                                  labels={"level": level, "kind": self.tasks[1].classes.index(kind)},
+                                  streams={"feats": lambda path=path, **_: _features(path)}))
         return recs
 
     def write_standin(self, out, scale="small", seed=0):
         rng = np.random.default_rng(seed)
         n = {"tiny": 20, "small": 40, "full": 80}[scale]
-        latent = rng.normal(0, 1, (n, 30)).cumsum(1) / 3
-        x = np.stack([latent + rng.normal(0, 0.3, latent.shape),
-                      rng.normal(0, 1, latent.shape)], -1).astype(np.float32)
-        y = latent + rng.normal(0, 0.2, latent.shape)
-        out.mkdir(parents=True)
-        np.savez(out / "toy.npz", x=x, y=y, subject=np.array([f"s{i % 10}" for i in range(n)]))
+        (out / "frames").mkdir(parents=True)
+        (out / "levels").mkdir()
+        lines = ["id,subject,kind"]
+        for i in range(n):
+            latent = rng.normal(0, 1, 30).cumsum() / 3
+            x = np.stack([latent + rng.normal(0, 0.3, 30), rng.normal(0, 1, 30)], 1)
+            np.savetxt(out / "frames" / f"r{i:03d}.csv", x, delimiter=",", fmt="%.6f",
+                       header="a,b", comments="")
+            np.savetxt(out / "levels" / f"r{i:03d}.txt", latent + rng.normal(0, 0.2, 30), fmt="%.6f")
+            lines.append(f"r{i:03d},s{i % 10},{'hi' if latent.mean() > 0 else 'lo'}")
+        (out / "labels.csv").write_text("\n".join(lines) + "\n")
         return {"counts": {"recordings": n, "subjects": 10}, "ceilings": {"level": {"ccc": 0.95}}}
+
+
+def _features(path):
+    try:
+        return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2).astype(np.float32)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable features: {exc}") from None
 
 
 class Failing(Model):
@@ -75,13 +98,22 @@ class Slow(Model):
     levels = ("frame",)
     task_kinds = ("regression",)
     paper_params = {"ridge": 1.0}
+    window = 5  # frames the model needs per recording
 
     @classmethod
     def search_space(cls, profile="default"):
         return {"ridge": D.FloatDistribution(0.01, 100.0, log=True)}
 
+    def _check(self, samples):
+        for s in samples:
+            n = len(s.x("features"))
+            if n < self.window:
+                raise ValueError(f"recording {s.id!r} has {n} frames, fewer than model "
+                                 f"{self.name!r} needs (window={self.window})")
+
     def fit(self, train, valid, ctx):
         time.sleep(float(os.environ.get("EMOBENCH_TEST_SLOW", "0")))
+        self._check(train)
         x = np.concatenate([s.x("features") for s in train])
         y = np.concatenate([s.y for s in train])
         xtx = x.T @ x + self.params["ridge"] * np.eye(x.shape[1])
@@ -89,6 +121,7 @@ class Slow(Model):
         return self
 
     def predict(self, samples):
+        self._check(samples)
         return [s.x("features") @ self.w for s in samples]
 
 

@@ -1,9 +1,9 @@
 """Turning samples into arrays, shared by the simple baselines.
 
-Frame-level tasks: the series has one row per label (the dataset aligns them);
-a series of another length is resampled by linear interpolation so that a
-mismatch cannot silently misalign rows. Clip-level tasks: a series is pooled
-to its per-channel mean and standard deviation.
+Frame-level tasks: the series must have one row per label (datasets align
+them); a mismatch is an error naming the recording, never silently resampled.
+Clip-level tasks: a series is pooled to its per-channel mean and standard
+deviation.
 """
 
 from __future__ import annotations
@@ -22,23 +22,15 @@ def series(sample, kind: str) -> np.ndarray:
     return x
 
 
-def align(x: np.ndarray, n: int) -> np.ndarray:
-    if len(x) == n:
-        return x
-    if len(x) < 2:
-        return np.repeat(x[:1], n, axis=0)
-    src = np.linspace(0.0, 1.0, len(x))
-    dst = np.linspace(0.0, 1.0, n)
-    return np.stack([np.interp(dst, src, x[:, j]) for j in range(x.shape[1])], axis=1).astype(np.float32)
-
-
 def frame_matrix(samples, kind: str, with_y: bool = True):
     """Stack the per-frame rows of all samples: (sum T, D), (sum T,), lengths."""
     xs, ys, lengths = [], [], []
     for s in samples:
         n = len(np.atleast_1d(s.y)) if with_y else None
         x = series(s, kind)
-        x = align(x, n) if n is not None else x
+        if n is not None and len(x) != n:
+            raise ValueError(f"recording {s.id!r}: its {kind!r} input has {len(x)} rows for "
+                             f"{n} frame labels (the dataset must align them)")
         xs.append(x)
         lengths.append(len(x))
         if with_y:
