@@ -14,6 +14,15 @@ from emobench_plugins.models._tiny_nets import ModelANet, TinyEmotioNetNet, coun
 from emobench_plugins.models._torch_training import ccc_loss
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny tensors: a second intra-op thread only adds synchronisation.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def ccc_ref(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     cov = np.mean((a - a.mean()) * (b - b.mean()))

@@ -1,0 +1,164 @@
+"""3DPyraNet layers (Ullah & Petrosino, ACIVS 2016) as used by EmoP3D, in plain torch.
+
+Layout is NCDHW. The original TensorFlow code builds one conv op per output
+map and output depth in Python loops; here each layer is a handful of
+vectorised ops:
+
+* :class:`WS3D` - the weighted-sum pyramidal layer. Weights are attached to
+  absolute input positions (row, column, channel) and the relative temporal
+  offset tau, shared by every overlapping window and every output depth; the
+  bias is per output neuron. For each tau, ``S_tau = sum_c W[tau] * X[t+tau]``
+  (an elementwise product and channel sum), the three are summed and a
+  VALID r_h x r_w box sum (shifted-slice adds) gathers each window.
+* :class:`PyraPool3D` - spatial 2x2/2 max, sliding temporal max over 3
+  (stride 1), then a learnable weight per (row, column, map) and bias per
+  (depth, map).
+* :func:`standardize` - per-sample, per-frame z-score over H and W.
+
+Initialisation follows the TF code: Glorot-uniform (variance scaling 1.0,
+fan_avg) for every weight and bias, with the fans computed as TensorFlow does
+from the TF-layout shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LEAK = 0.01
+
+
+def glorot_(tensor: torch.Tensor, tf_shape: tuple[int, ...]) -> torch.Tensor:
+    """Fill ``tensor`` with U(-l, l), l = sqrt(6 / (fan_in + fan_out)), fans as TF computes
+    them for ``tf_shape`` (the variable's shape in the original NDHWC code)."""
+    if len(tf_shape) == 1:
+        fan_in = fan_out = tf_shape[0]
+    elif len(tf_shape) == 2:
+        fan_in, fan_out = tf_shape
+    else:
+        rf = math.prod(tf_shape[:-2])
+        fan_in, fan_out = tf_shape[-2] * rf, tf_shape[-1] * rf
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        return tensor.uniform_(-limit, limit)
+
+
+def standardize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Z-score each (sample, channel, frame) over H and W; non-finite -> 0."""
+    var, mean = torch.var_mean(x, dim=(-2, -1), keepdim=True, correction=0)
+    return torch.nan_to_num((x - mean) * torch.rsqrt(var + eps), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _window_sum(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    """VALID sliding sum of ``size`` along ``dim`` as ``size`` shifted slices
+    (several times faster on CPU than avg-pool or a ones-kernel conv)."""
+    n = x.shape[dim] - size + 1
+    out = x.narrow(dim, 0, n)
+    for k in range(1, size):
+        out = out + x.narrow(dim, k, n)
+    return out
+
+
+def _box_sum(x: torch.Tensor, rh: int, rw: int) -> torch.Tensor:
+    return _window_sum(_window_sum(x, rw, -1), rh, -2)
+
+
+class WS3D(nn.Module):
+    """Weighted-sum 3D layer on (N, C, D, H, W) -> (N, F, D', H', W'), VALID, stride 1.
+
+    Y[n,f,t,y,x] = sum_{tau,i,j,c} W[f,c,tau,y+i,x+j] X[n,c,t+tau,y+i,x+j] + B[f,t,y,x]
+    """
+
+    def __init__(self, in_shape: tuple[int, int, int, int], out_maps: int = 3,
+                 rf: tuple[int, int, int] = (3, 4, 4), activation: bool = True):
+        super().__init__()
+        d, h, w, c = in_shape
+        rt, rh, rw = rf
+        if d < rt or h < rh or w < rw:
+            raise ValueError(f"WS3D: input {in_shape} (D, H, W, C) smaller than the receptive "
+                             f"field {rf}")
+        self.in_shape, self.rf, self.out_maps = (d, h, w, c), (rt, rh, rw), out_maps
+        self.out_shape = (d - rt + 1, h - rh + 1, w - rw + 1)
+        self.weight = nn.Parameter(torch.empty(out_maps, c, rt, h, w))
+        self.bias = nn.Parameter(torch.empty(out_maps, *self.out_shape))
+        self.activation = activation
+        glorot_(self.weight, (rt, h, w, c, out_maps))
+        glorot_(self.bias, (*self.out_shape, out_maps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rt, rh, rw = self.rf
+        dout = self.out_shape[0]
+        # s[n, f, t, y, x] = sum_tau sum_c W[f, c, tau, y, x] X[n, c, t + tau, y, x]
+        f, c, _, h, w = self.weight.shape
+        s = None
+        for tau in range(rt):  # rt (= 3) tensor ops, not a loop over neurons
+            xs = x[:, :, tau:tau + dout]
+            wt = self.weight[:, :, tau]
+            # Broadcast multiply-sum: einsum lowers this to thousands of tiny bmm calls.
+            if c == 1:
+                term = xs * wt.reshape(1, f, 1, h, w)
+            else:
+                term = (xs.unsqueeze(1) * wt.reshape(1, f, c, 1, h, w)).sum(2)
+            s = term if s is None else s + term
+        y = _box_sum(s, rh, rw) + self.bias
+        return F.leaky_relu(y, LEAK) if self.activation else y
+
+
+class PyraPool3D(nn.Module):
+    """3DPyraNet weighted max pooling on (N, F, D, H, W) -> (N, F, D - rt + 1, H // 2, W // 2)."""
+
+    def __init__(self, in_shape: tuple[int, int, int, int], pool: tuple[int, int] = (2, 2),
+                 temporal: int = 3, activation: bool = True):
+        super().__init__()
+        d, h, w, f = in_shape
+        self.pool, self.temporal = pool, temporal
+        self.out_shape = (d - temporal + 1, h // pool[0], w // pool[1])
+        self.weight = nn.Parameter(torch.empty(f, 1, *self.out_shape[1:]))
+        self.bias = nn.Parameter(torch.empty(f, self.out_shape[0], 1, 1))
+        self.activation = activation
+        glorot_(self.weight, (1, *self.out_shape[1:], f))
+        glorot_(self.bias, (self.out_shape[0], 1, 1, f))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, f, d, h, w = x.shape
+        ph, pw = self.pool
+        h2, w2 = h // ph, w // pw
+        # VALID spatial max as a reshape (max_pool3d is slow on CPU for this shape).
+        y = x[..., :h2 * ph, :w2 * pw].reshape(n, f, d, h2, ph, w2, pw).amax(dim=(4, 6))
+        d = y.shape[2] - self.temporal + 1
+        y = torch.stack([y.narrow(2, k, d) for k in range(self.temporal)]).amax(0)
+        y = y * self.weight + self.bias
+        return F.leaky_relu(y, LEAK) if self.activation else y
+
+
+class EmoP3DNet(nn.Module):
+    """strict_norm_net: WS3D -> norm -> pool -> norm -> WS3D -> norm -> flatten -> Linear.
+
+    Input (N, 1, 16, 100, 100) raw grey levels (standardised per frame inside);
+    output logits (N, n_classes). 979,590 parameters for 6 classes.
+    """
+
+    def __init__(self, n_classes: int = 6, clip: tuple[int, int, int] = (16, 100, 100),
+                 maps: int = 3, rf: tuple[int, int, int] = (3, 4, 4)):
+        super().__init__()
+        d, h, w = clip
+        self.clip = clip
+        self.l1 = WS3D((d, h, w, 1), maps, rf)
+        self.l3 = PyraPool3D((*self.l1.out_shape, maps))
+        self.l5 = WS3D((*self.l3.out_shape, maps), maps, rf)
+        self.n_flat = maps * math.prod(self.l5.out_shape)
+        self.fc = nn.Linear(self.n_flat, n_classes)
+        glorot_(self.fc.weight, (self.n_flat, n_classes))
+        glorot_(self.fc.bias, (n_classes,))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = standardize(x)
+        x = standardize(self.l1(x))
+        x = standardize(self.l3(x))
+        return standardize(self.l5(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).flatten(1))
