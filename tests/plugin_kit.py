@@ -33,7 +33,8 @@ class Toy(Dataset):
             raise FileNotFoundError(f"{index}: label file is missing")
         recs = []
         rows = np.loadtxt(index, delimiter=",", dtype=str, skiprows=1, ndmin=2)
-        for line, (rid, subject, kind) in enumerate(rows, start=2):
+        for line, row in enumerate(rows, start=2):
+            rid, subject, kind = (str(v) for v in row)
             if not subject.strip():
                 raise ValueError(f"{index}, line {line}: recording {rid!r} has an empty subject")
             if kind not in self.tasks[1].classes:
