@@ -345,7 +345,12 @@ def source_fps(inferences_per_s: float, realtime: dict | None, reference_fps: fl
 def _prepare(backend: str, module, example, threads):
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)}, auto)")
-    return BACKENDS[backend](module, example, threads)
+    try:
+        return BACKENDS[backend](module, example, threads)
+    except BackendUnavailable:
+        raise
+    except Exception as exc:  # e.g. channels_last_3d on a model with rank-3 weights
+        raise BackendUnavailable(f"{backend}: {type(exc).__name__}: {exc}") from exc
 
 
 def _checked(backend, module, example, reference, threads, rtol):
@@ -353,7 +358,11 @@ def _checked(backend, module, example, reference, threads, rtol):
 
     fn = _prepare(backend, module, example, threads)
     with torch.inference_mode():
-        check_equal(reference, _call(fn, example), rtol=rtol, name=backend)
+        try:
+            got = _call(fn, example)
+        except Exception as exc:
+            raise BackendUnavailable(f"{backend}: fails on the example: {type(exc).__name__}: {exc}") from exc
+        check_equal(reference, got, rtol=rtol, name=backend)
     return fn
 
 

@@ -120,8 +120,21 @@ def prepare_model(model, *, task=None, weights: str | Path | None = None,
                 got[0].load_state_dict(state)
             except Exception as exc:
                 raise AnnotateError(f"{path}: cannot load into model {m.name!r}: {exc}") from exc
+            _adopt(m, got[0])
         return m, task, "weights"
-    return m, task, "pretrained" if getattr(m, "pretrained", False) else "untrained"
+    if getattr(m, "pretrained", False):
+        return m, task, "pretrained"
+    got = m.torch_module(modalities, task)
+    if got is not None:
+        _adopt(m, got[0])
+    return m, task, "untrained"
+
+
+def _adopt(m: Model, module) -> None:
+    # Models keep their fitted network in ``net_`` (scikit-learn's trailing
+    # underscore convention); their streamers read it from there.
+    if getattr(m, "net_", None) is None:
+        m.net_ = module.eval()
 
 
 class OfflineStreamer(Streamer):
@@ -291,8 +304,9 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
                                     weights=weights, modalities=modalities)
     try:
         streamer = _make_streamer(m, kind, task, {"size": size, "gray": gray, "backend": backend})
-    except RuntimeError as exc:  # e.g. a model whose streamer needs fit() state beyond a state dict
-        raise AnnotateError(f"model {m.name!r} cannot stream ({status}): {exc}") from exc
+    except (RuntimeError, AttributeError) as exc:  # streamers needing fit() state beyond a network
+        raise AnnotateError(f"model {m.name!r} cannot stream ({status}): "
+                            f"{type(exc).__name__}: {exc}") from exc
     tracker = FaceTracker(FaceDetector(detect_scale=detect_scale, min_size=min_face), detect_every=detect_every)
 
     acc = dict.fromkeys(STAGES, 0.0)
