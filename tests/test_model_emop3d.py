@@ -155,7 +155,7 @@ SMALL = dict(size=SIZE, clip_len=8, stride=4)
 def fitted():
     ctx = FitContext(task=TASK, modalities={"video": Modality("face_video", (None, SIZE, SIZE))},
                      profile="smoke", seed=0, score=accuracy_score)
-    model = emop3d.EmoP3D(**SMALL, lr=5e-3, batch_size=8, epochs=8)
+    model = emop3d.EmoP3D(**SMALL, lr=5e-3, batch_size=8, epochs=8, clip_budget=None)
     return model.fit(make_videos(16, 1), make_videos(6, 2), ctx)
 
 
@@ -165,6 +165,13 @@ def test_learns_synthetic_video_classes(fitted):
     assert all(isinstance(p, int) for p in preds)
     assert accuracy_score(test, preds) >= 0.9  # chance (and the majority class) is 0.5
     assert fitted.history_["train_clips"] > 16
+    assert fitted.history_["clips_per_epoch"] == fitted.history_["train_clips"] // 8 * 8
+
+
+def test_clip_budget_of_the_profile():
+    ctx = FitContext(task=TASK, modalities={}, profile="smoke", seed=0, score=accuracy_score)
+    m = emop3d.EmoP3D(**SMALL, epochs=2, batch_size=4).fit(make_videos(16, 1), [], ctx)
+    assert m.history_["clips_per_epoch"] == 24  # smoke budget 48 clips over 2 epochs
 
 
 def test_video_prediction_is_mean_of_clip_probabilities(fitted):
