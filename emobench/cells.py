@@ -44,7 +44,7 @@ def model_task_mismatch(model_cls, ds, task) -> str | None:
         return f"model supports {'/'.join(model_cls.task_kinds)}; task is {task.kind}"
     if task.level not in model_cls.levels:
         return f"model supports {'/'.join(model_cls.levels)}-level tasks; task is {task.level}-level"
-    return None
+    return model_cls.incompatibility(task, ds.modalities)
 
 
 def applicable_protocols(reg: Registry, ds) -> list[str]:

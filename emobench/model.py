@@ -122,6 +122,13 @@ class Model:
         inputs); None when the model has no fixed size (e.g. a lookup)."""
         return None
 
+    @classmethod
+    def incompatibility(cls, task: Task, modalities: dict[str, Modality]) -> str | None:
+        """Why this model cannot serve ``task`` beyond kinds and modalities (e.g. a
+        pretrained head whose classes do not match), or None. Shown by
+        ``emobench list cells --explain``."""
+        return None
+
     # -- training and inference ------------------------------------------
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "Model":
         raise NotImplementedError

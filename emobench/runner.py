@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,6 +296,8 @@ def _execute(job: Job) -> Outcome:
 
 
 def _run_fold(job: Job) -> dict:
+    # convergence chatter from short training budgets is expected, not news
+    warnings.filterwarnings("ignore", message=".*(converge|Maximum iterations).*")
     reg = registry()
     c = job.cell
     ds = reg.dataset(c.dataset)

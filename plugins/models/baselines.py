@@ -40,6 +40,7 @@ class _TabularModel(Model):
         self._task = ctx.task
         self._kind = next(iter(train[0].inputs))
         x, y, _ = self._xy(train, ctx.task)
+        self._rows = len(x)
         self._estimator = self.make_estimator(ctx)
         self._estimator.fit(x, y.astype(int) if ctx.task.kind == "classification" else y)
         return self
@@ -114,9 +115,12 @@ class MLPBaseline(_TabularModel):
                 "lr": D.FloatDistribution(1e-4, 1e-2, log=True)}
 
     def make_estimator(self, ctx):
+        # scikit-learn's early stopping holds out 10% of the rows; with few rows
+        # that split is too small to be meaningful, so train for the budget instead
         kw = dict(hidden_layer_sizes=(self.params["hidden"],), alpha=self.params["alpha"],
                   learning_rate_init=self.params["lr"], random_state=ctx.seed,
-                  max_iter=ctx.epochs(20, 100, 300), early_stopping=True, n_iter_no_change=10)
+                  max_iter=ctx.epochs(20, 100, 300), early_stopping=self._rows >= 200,
+                  n_iter_no_change=10)
         est = MLPClassifier(**kw) if ctx.task.kind == "classification" else MLPRegressor(**kw)
         return make_pipeline(StandardScaler(), est)
 
