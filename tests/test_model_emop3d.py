@@ -208,3 +208,9 @@ def test_bad_labels_name_the_sample():
 def test_registration():
     assert emop3d.emobench_register_models() == [emop3d.EmoP3D]
     assert emop3d.EmoP3D.paper_params["lr"] == 1.5e-4 and emop3d.EmoP3D.paper_params["batch_size"] == 100
+
+
+def test_paper_params_validate_against_the_registry_rules():
+    from emobench.plugins import validate_model
+
+    assert validate_model(emop3d.EmoP3D) == []

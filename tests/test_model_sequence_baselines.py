@@ -128,3 +128,10 @@ def test_registration_and_search_spaces():
     for cls in (sb.SequenceRNN, sb.FrameCNN):
         assert cls.search_space("smoke") and set(cls.search_space("smoke")) <= set(cls.search_space())
         assert set(cls.search_space()) <= set(cls.paper_params)
+
+
+def test_paper_params_validate_against_the_registry_rules():
+    from emobench.plugins import validate_model
+
+    for cls in sb.emobench_register_models():
+        assert validate_model(cls) == [], cls.name

@@ -149,9 +149,10 @@ def test_model_a_and_pain_variants_train(data):
     a = te.TinyEmotioNetModelA(filters=(8, 4), kernels=(5, 9), lr=3e-3, epochs=40)
     a.fit(train, valid, ctx())
     assert score(test, a.predict(test)) > 0.5
-    pain = te.TinyEmotioNetPain(kernel=9, lr=1e-2, epochs=60, label_delay="auto")
+    pain = te.TinyEmotioNetPain(kernel=9, lr_scale=10.0, epochs=60, label_delay="auto")
     pain.fit(train, valid, ctx())
     assert pain._setting("batch_size", 5) == 1024 and pain._setting("l1_bias", 14) == 0.01
+    assert pain._setting("lr", 5) == pytest.approx(1e-2) and pain._setting("lr", 14) == pytest.approx(8e-3)
     assert score(test, pain.predict(test)) > 0.5
 
 
@@ -216,6 +217,13 @@ def test_torch_module_and_realtime():
     assert te.TinyEmotioNet.realtime == {"window": 80, "hop": 1, "rate": 10}
 
 
+def test_paper_params_validate_against_the_registry_rules():
+    from emobench.plugins import validate_model
+
+    for cls in te.emobench_register_models():
+        assert validate_model(cls) == [], cls.name
+
+
 def test_registration_returns_classes():
     classes = te.emobench_register_models()
     assert {c.name for c in classes} == {"tiny-emotionet", "tiny-emotionet-model-a",
@@ -230,7 +238,8 @@ def test_same_conv_matches_torch_conv(out, k):
     torch.manual_seed(0)
     conv = SameConv1d(5, out, k)
     x = torch.randn(3, 5, 150, requires_grad=True)
-    ref = torch.nn.functional.conv1d(x, conv.weight, conv.bias, padding="same")
+    ref = torch.nn.functional.conv1d(torch.nn.functional.pad(x, ((k - 1) // 2, k - 1 - (k - 1) // 2)),
+                                     conv.weight, conv.bias)
     got = conv(x)
     torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
     g1 = torch.autograd.grad(got.square().sum(), [x, conv.weight])

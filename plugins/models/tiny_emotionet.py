@@ -530,6 +530,7 @@ class TinyEmotioNetPain(TinyEmotioNet):
         **TinyEmotioNet.paper_params,
         "kernel": 24, "l1_kernel": 0.01, "l1_bias": "auto", "lr": "auto",
         "batch_size": "auto", "pad_mode": "zero", "label_delay": 0.0, "train_noise": 0.01,
+        "lr_scale": 1.0,
     }
     realtime = {"window": 24, "hop": 1, "rate": None}
 
@@ -544,7 +545,10 @@ class TinyEmotioNetPain(TinyEmotioNet):
     def _setting(self, key: str, n_features: int):
         value = self.params[key]
         if value == "auto":
-            return self.PRESETS[self.preset(n_features)][key]
+            value = self.PRESETS[self.preset(n_features)][key]
+        if key == "lr":
+            # The tuner scales the preset's rate (paper value: x1).
+            value = float(value) * float(self.params.get("lr_scale", 1.0))
         return value
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
@@ -553,7 +557,7 @@ class TinyEmotioNetPain(TinyEmotioNet):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
-        space = {"lr": od.FloatDistribution(1e-4, 3e-2, log=True),
+        space = {"lr_scale": od.FloatDistribution(0.1, 30.0, log=True),
                  "standardize": od.CategoricalDistribution([False, True])}
         if profile != "smoke":
             space.update({"kernel": od.CategoricalDistribution([12, 24, 60]),
