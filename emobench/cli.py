@@ -123,6 +123,7 @@ def run(all_: bool = typer.Option(False, "--all", help="Every compatible cell.")
         task: str = typer.Option("*", help="Glob over task names."),
         profile: str = typer.Option("default", help="smoke | default | paper"),
         trials: Optional[int] = typer.Option(None, help="Optuna trials per (cell, fold); default from the profile."),
+        folds: Optional[int] = typer.Option(None, help="Run at most N folds per protocol (default from the profile; 0 = all)."),
         seed: int = typer.Option(0, help="Seed for splits, samplers and models."),
         data_root: Optional[Path] = typer.Option(None, help="Folder holding real corpora (else $EMOBENCH_DATA; stand-ins otherwise)."),
         jobs: int = typer.Option(1, help="Parallel worker processes (or Dask workers)."),
@@ -147,7 +148,8 @@ def run(all_: bool = typer.Option(False, "--all", help="Every compatible cell.")
         typer.secho("no compatible cells match; see `emobench list cells --explain`", err=True, fg="red")
         raise typer.Exit(2)
     try:
-        summary = runner.run(cells, profile=profile, seed=seed, trials=trials, data_root=data_root,
+        summary = runner.run(cells, profile=profile, seed=seed, trials=trials, max_folds=folds,
+                             data_root=data_root,
                              store_url=store, optuna_url=optuna_storage, jobs=jobs,
                              scheduler=scheduler, dry_run=dry_run, skipped=skipped,
                              progress=progress and sys.stderr.isatty())

@@ -10,6 +10,7 @@ the row before returning. A rerun skips every job already ``done``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -366,7 +367,7 @@ def _jsonable(d: dict) -> dict:
 # -- the driver -------------------------------------------------------------------
 
 def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: int | None = None,
-        data_root=None, store_url: str | None = None, optuna_url: str | None = None,
+        max_folds: int | None = None, data_root=None, store_url: str | None = None, optuna_url: str | None = None,
         jobs: int = 1, scheduler: str | None = None, dry_run: bool = False,
         skipped: list[Skip] = (), progress: bool = True, log=print) -> Summary:
     from emobench import executors
@@ -374,6 +375,8 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: i
 
     reg = registry()
     prof = get_profile(profile)
+    if max_folds is not None:
+        prof = dataclasses.replace(prof, max_folds=max_folds or None)
     trials = trials or prof.trials
     store_url = store_url or default_url()
     if optuna_url is None:
