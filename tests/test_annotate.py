@@ -183,3 +183,34 @@ def test_cli_annotate_and_profile(videos, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     fig = json.loads(r.output)
     assert fig["backend"] == "eager" and fig["iters"] == 5 and fig["batch"] == 2
+
+
+def test_accelerate_network_keeps_outputs():
+    from emobench import profiling
+    from emobench.realtime.annotate import accelerate_network
+
+    class Fitted(Model):
+        name = "fitted"
+        consumes = ("face_video",)
+
+        def torch_module(self, modalities=None, task=None):
+            return self.net_, torch.zeros(1, 3, 8, 8)
+
+    torch.manual_seed(0)
+    m = Fitted()
+    m.net_ = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 2)).eval()
+    x = torch.randn(5, 3, 8, 8)
+    with torch.inference_mode():
+        expected = m.net_(x)
+    assert accelerate_network(m, "jit") == "jit"
+    with torch.inference_mode():
+        torch.testing.assert_close(m.net_(x), expected, rtol=1e-4, atol=1e-5)
+    assert sum(p.numel() for p in m.net_.parameters()) == 4 * 3 * 9 + 4 + 4 * 36 * 2 + 2
+    assert accelerate_network(m, "jit") is None  # already accelerated
+    m.net_ = m.net_.inner
+    profiling.register_backend("wrong", lambda module, example, threads: (lambda x: module(x) * 2))
+    try:
+        assert accelerate_network(m, "wrong") is None and not hasattr(m.net_, "inner")
+    finally:
+        profiling.BACKENDS.pop("wrong")
+    assert accelerate_network(m, "eager") is None

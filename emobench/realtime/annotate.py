@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from emobench.data import Modality, Recording, Sample, Task
 from emobench.model import Model, Streamer
@@ -157,6 +158,48 @@ class OfflineStreamer(Streamer):
         rec = Recording(id="live", subject="live", streams={self.kind: lambda **spec: arr})
         pred = self.model.predict([Sample(rec, self.task, {self.kind: self.kind})])[0]
         return pred[-1] if np.ndim(pred) else pred
+
+
+def accelerate_network(m: Model, backend: str = "auto", modalities=None, task=None) -> str | None:
+    """Swap the model's fitted network ``net_`` for a faster backend that gives
+    the same outputs (checked on a random input shaped like the model's
+    ``torch_module`` example); returns the backend used, or None when the
+    model keeps its own. ``auto`` prefers onnxruntime (low per-call overhead,
+    insensitive to other busy processes), then jit."""
+    import torch
+
+    from emobench.profiling import BackendMismatch, BackendUnavailable, _checked
+
+    net = getattr(m, "net_", None)
+    if backend == "eager" or not isinstance(net, torch.nn.Module) or isinstance(net, _Accelerated):
+        return None
+    got = m.torch_module(None, task)
+    example = got[1] if got is not None else None
+    if not isinstance(example, torch.Tensor):
+        return None
+    x = torch.rand_like(example)
+    with torch.inference_mode():
+        reference = net.eval()(x)
+    for name in (("onnx", "jit") if backend == "auto" else (backend,)):
+        try:
+            fn = _checked(name, net, x, reference, torch.get_num_threads(), 1e-4)
+        except (BackendUnavailable, BackendMismatch, ValueError):
+            continue
+        m.net_ = _Accelerated(net, fn, name)
+        return name
+    return None
+
+
+class _Accelerated(torch.nn.Module):
+    """Keeps the original module (its parameters and device) but runs ``fn``."""
+
+    def __init__(self, inner: torch.nn.Module, fn, backend: str):
+        super().__init__()
+        self.inner, self.fn, self.backend = inner, fn, backend
+
+    def forward(self, *xs):
+        y = self.fn(*xs)
+        return y if isinstance(y, torch.Tensor) else torch.from_numpy(np.asarray(y))
 
 
 def _make_streamer(m: Model, kind: str, task: Task, spec: dict) -> Streamer:
@@ -302,6 +345,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
 
     m, task, status = prepare_model(model if not isinstance(model, str) else model_cls, task=task,
                                     weights=weights, modalities=modalities)
+    accelerated = accelerate_network(m, backend, modalities, task)
     try:
         streamer = _make_streamer(m, kind, task, {"size": size, "gray": gray, "backend": backend})
     except (RuntimeError, AttributeError) as exc:  # streamers needing fit() state beyond a network
@@ -348,7 +392,11 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
                 acc["extract"] += t4 - t3
                 t3 = t4
             if x is not None:
-                pred = streamer.push(x)
+                try:
+                    pred = streamer.push(x)
+                except (RuntimeError, AttributeError, ValueError) as exc:
+                    raise AnnotateError(f"model {m.name!r} ({status}) failed on frame {n}: "
+                                        f"{type(exc).__name__}: {exc}") from exc
                 t5 = time.perf_counter()
                 acc["model"] += t5 - t3
                 if pred is not None:
@@ -394,7 +442,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     result = {
         "source": label, "model": m.name, "task": task.name, "task_kind": task.kind,
         "classes": list(task.classes), "status": status, "weights": str(weights) if weights else None,
-        "stream": kind, "backend": getattr(streamer, "backend", None), "au_extractor": getattr(extractor, "name", None),
+        "stream": kind, "backend": accelerated or getattr(streamer, "backend", None), "au_extractor": getattr(extractor, "name", None),
         "crop": {"size": list(size), "gray": gray, "margin": margin},
         "detector": {"detect_every": detect_every, "detect_scale": detect_scale, "min_face": min_face},
         "video": info, "summary": summary, "timing": timing, "seconds": seconds,
