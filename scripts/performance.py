@@ -157,8 +157,24 @@ DISCUSSION = """\
   (EmoP3D's weighted-sum layers, Conv3d with few channels falling to
   `slow_conv3d`): the `jit` or `onnx` backend, which `emobench profile`
   reports as `auto` when it gives the same outputs.
-* `peak_mem_mb` (in `emobench profile --json`) is the growth of the peak
-  resident set of a fresh process while the backend is built and run.
+* `annotate` runs a model's fitted network (`net_`) on onnxruntime (or jit)
+  when its outputs match eager PyTorch on a random input (`--backend auto`);
+  mini-Xception's streamer does the same. Untrained models run with random
+  weights: their labels mean nothing, their speed is real.
+* GFLOP/item counts matrix products and convolutions only
+  (`FlopCounterMode`). EmoP3D's weighted-sum pyramid layers are element-wise
+  products and box sums, so only its final linear layer is counted and its
+  roofline fraction reads as ~0: its cost is memory traffic, not FLOPs.
+* The roofline is measured in the same run; on a loaded machine it is far
+  below the ~300 GFLOP/s an idle 2-core machine reaches (docs/STACK figures),
+  and every fraction is relative to the measured value.
+* Models that read action units (Tiny EmotioNet) need a trained model
+  (scaler and post-processing are fitted state, not weights) and an AU
+  extractor; their end-to-end speed is the extractor's (OpenFace) plus
+  microseconds of model time per step.
+* `peak MB` is the growth of the peak resident set of a fresh process while
+  the backend is built and run (weights, activations, backend workspace and
+  the backend's own libraries, e.g. onnxruntime).
 """
 
 
