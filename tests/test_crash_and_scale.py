@@ -86,3 +86,18 @@ def test_dask_local_cluster_gives_the_same_results_as_the_local_executor(tmp_pat
         assert local[k]["best_params"] == pytest.approx(dask[k]["best_params"])
     assert leaderboard_tables(tmp_path, tmp_path / "local.db", kit_env) == \
         leaderboard_tables(tmp_path, tmp_path / "dask.db", kit_env)
+
+
+def test_two_runners_on_one_store_neither_duplicate_nor_lose_a_fold(tmp_path, kit_env):
+    env = {**os.environ, **kit_env, "EMOBENCH_TEST_SLOW": "0.3"}
+    db = tmp_path / "shared.db"
+    args = [sys.executable, "-m", "emobench", "run", "--dataset", "toy", "--model", "slow",
+            "--profile", "default", "--no-latency", "--no-progress", "--store", f"sqlite:///{db}"]
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    ran = sum(int(o.strip().splitlines()[-1].split(" folds run")[0].split(", ")[-1]) for o in outs)
+    rows = Store(f"sqlite:///{db}").rows(None)
+    assert len(rows) == 3 and all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
+    assert ran == 3  # every fold computed exactly once across the two runners
