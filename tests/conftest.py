@@ -37,3 +37,35 @@ def run_cli(*args, cwd, env_extra=None, check=True, timeout=600):
         raise AssertionError(f"emobench {' '.join(args)} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: a second intra-op thread only adds synchronisation."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tree_digest(root: Path) -> str:
+    """SHA-256 over the relative paths and bytes of every file below ``root``."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def ccc_ref(a, b):
+    """Lin's CCC written out independently of emobench.metrics (population moments)."""
+    import numpy as np
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    cov = np.mean((a - a.mean()) * (b - b.mean()))
+    return 2 * cov / (a.var() + b.var() + (a.mean() - b.mean()) ** 2)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tree_digest
+
 from emobench.cache import default_cache
 from emobench.protocols import check_fold
 from emobench_plugins.datasets._sewa_features import (FUNCTIONAL_CHANNELS, speech_activity,
@@ -250,13 +252,7 @@ def test_protocols_on_fixture(ds):
 # ------------------------------------------------------------------ stand-in
 
 
-def _digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+_digest = tree_digest
 
 
 @pytest.fixture(scope="module")

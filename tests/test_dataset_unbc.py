@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tree_digest
+
 from emobench.data import Recording
 from emobench.protocols import LeaveOneSubjectOut, check_fold
 from emobench.video import reset_video_stats, video_stats
@@ -176,13 +178,7 @@ def test_load_and_doctor_on_a_missing_root(tmp_path):
 
 # -- stand-in ----------------------------------------------------------------------
 
-def _tree_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+_tree_digest = tree_digest
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from emobench_plugins.models import emop3d
 from emobench_plugins.models._pyranet import WS3D, EmoP3DNet, PyraPool3D, standardize
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def naive_ws3d(x, w, b, rf):

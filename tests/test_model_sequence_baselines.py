@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from conftest import ccc_ref
 import torch
 
 from emobench.data import Modality, Recording, Sample, Task
@@ -11,18 +13,9 @@ from emobench.model import FitContext
 from emobench_plugins.models import sequence_baselines as sb
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def ccc_ref(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    cov = np.mean((a - a.mean()) * (b - b.mean()))
-    return 2 * cov / (a.var() + b.var() + (a.mean() - b.mean()) ** 2)
 
 
 def acc(samples, preds):

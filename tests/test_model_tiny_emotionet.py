@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from conftest import ccc_ref
 import torch
 
 from emobench.data import Modality, Recording, Sample, Task
@@ -14,19 +16,9 @@ from emobench_plugins.models._tiny_nets import ModelANet, TinyEmotioNetNet, coun
 from emobench_plugins.models._torch_training import ccc_loss
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def ccc_ref(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    cov = np.mean((a - a.mean()) * (b - b.mean()))
-    return 2 * cov / (a.var() + b.var() + (a.mean() - b.mean()) ** 2)
 
 
 TASK = Task("arousal", "regression", level="frame", rate=10.0, metric="ccc")
