@@ -131,7 +131,8 @@ def render(results: dict, notes: dict, meta: dict) -> str:
             name, an["status"], an.get("backend") or "-", _fmt(t["fps"]),
             "yes" if t["fps"] >= TARGET_FPS else "no",
             *(f"{t[k + '_ms']:.2f} ({100 * t[k + '_share']:.0f} %)" for k in ("decode", "detect", "preprocess", "model")),
-            s.get("majority_class") or s.get("mean_value") or "-",
+            (s.get("majority_class") or s.get("mean_value") or "-")
+            + (" (random weights)" if an["status"] == "untrained" else ""),
         ])
     lines.append(tabulate(rows, headers=["model", "weights", "backend", "FPS", f">= {TARGET_FPS:.0f}",
                                          "decode ms", "detect ms", "preprocess ms", "model ms", "label"],
@@ -168,6 +169,12 @@ DISCUSSION = """\
 * The roofline is measured in the same run; on a loaded machine it is far
   below the ~300 GFLOP/s an idle 2-core machine reaches (docs/STACK figures),
   and every fraction is relative to the measured value.
+* `source FPS` follows `Model.realtime` (hop and rate). Tiny EmotioNet's
+  `torch_module` example is a whole 1,768-step sequence (176.8 s at 10 Hz)
+  while its `realtime` describes streaming (one output per 0.1 s step from an
+  81-row window), so its source FPS here is the conservative streaming
+  reading of a full-sequence forward pass: one full pass covers 1,768 steps,
+  i.e. its offline throughput is 1,768 times higher.
 * Models that read action units (Tiny EmotioNet) need a trained model
   (scaler and post-processing are fitted state, not weights) and an AU
   extractor; their end-to-end speed is the extractor's (OpenFace) plus
