@@ -240,6 +240,7 @@ class _Heartbeat(threading.Thread):
 
 
 _STORES: dict[str, Store] = {}
+_TUNED: dict = {}  # the most recent tuning result of this process
 
 
 def _store(url: str) -> Store:
@@ -321,8 +322,17 @@ def _run_fold(job: Job) -> dict:
     ctx = FitContext(task=task, modalities=ds.modalities, profile=job.profile, seed=job.seed,
                      device=pick_device(), score=score)
     t0 = time.time()
-    result = tune(model_cls, train, valid, ctx, trials=job.trials, seed=job.seed,
-                  storage=storage_for(job.optuna_url), study_name=job.key)
+    # Folds that differ only in their test set (one per culture, say) share the
+    # tuned model: tuning never sees the test split, so re-tuning would only repeat it.
+    tuned_key = content_key(c.dataset, c.task, c.model, model_cls.version, job.fingerprint,
+                            job.profile, job.trials, job.seed, sorted(fold.train), sorted(fold.valid))
+    if _TUNED.get("key") == tuned_key:
+        result = _TUNED["result"]
+    else:
+        _TUNED.clear()
+        result = tune(model_cls, train, valid, ctx, trials=job.trials, seed=job.seed,
+                      storage=storage_for(job.optuna_url), study_name=job.key)
+        _TUNED.update(key=tuned_key, result=result)
     t_tune = time.time() - t0
     t1 = time.time()
     preds = result.model.predict(test)
