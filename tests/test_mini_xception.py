@@ -69,8 +69,12 @@ def test_keras_same_maxpool(size):
 def test_class_mapping():
     t = Task("emo", "classification", classes=("Happiness", "Sadness", "anger"))
     assert mx.class_map(t) == [3, 4, 0]
+    bad = Task("emo", "classification", classes=("happy", "contempt"))
     with pytest.raises(ValueError, match="contempt"):
-        mx.class_map(Task("emo", "classification", classes=("happy", "contempt")))
+        mx.class_map(bad)
+    assert "contempt" in mx.MiniXceptionFER.incompatibility(bad, {})
+    assert mx.MiniXceptionFER.incompatibility(t, {}) is None
+    assert "regression" in mx.MiniXceptionFER.incompatibility(Task("v", "regression"), {})
 
 
 @needs_weights

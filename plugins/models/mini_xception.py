@@ -302,6 +302,16 @@ class MiniXceptionFER(Model):
     def param_count(cls, modalities=None, task=None) -> int:
         return sum(p.numel() for p in MiniXception().parameters())
 
+    @classmethod
+    def incompatibility(cls, task, modalities):
+        if task.kind != "classification":
+            return "pretrained FER-2013 classifier: no regression head"
+        try:
+            class_map(task)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     def fit(self, train, valid, ctx):
         """No training: checks that the task's classes map onto FER's."""
         self.cols_ = class_map(ctx.task)
