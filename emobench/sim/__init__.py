@@ -32,3 +32,16 @@ __all__ = [
     "annotate_discrete", "annotate_facs", "confusion_matrix", "delayed", "label_distribution",
     "pain_reports", "ccc", "classification_ceiling", "pain_ceiling", "regression_ceiling",
 ]
+
+# renderers
+from .face import N_LANDMARKS, landmarks, make_background, render_face
+from .video import VideoFrame, iter_video, render_video, write_video
+from .voice import speaking_indicator, synth_voice
+from .eyes import EyeTrace, eye_behaviour, fixation_map
+from .physiology import physiology
+
+__all__ += [
+    "N_LANDMARKS", "landmarks", "make_background", "render_face", "VideoFrame", "iter_video",
+    "render_video", "write_video", "speaking_indicator", "synth_voice", "EyeTrace",
+    "eye_behaviour", "fixation_map", "physiology",
+]

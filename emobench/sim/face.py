@@ -147,7 +147,7 @@ def default_face_box(size: tuple[int, int], crop: bool, aspect: float = 1.32) ->
     60% of the frame height in a whole frame."""
     w, h = size
     if crop:
-        hw = min(w, h / aspect) * 0.4
+        hw = min(w, h / aspect) * 0.36
         return w / 2.0, h / 2.0 + 0.02 * h, hw
     return w / 2.0, h / 2.0, h * 0.3 / aspect
 
@@ -319,17 +319,23 @@ def render_face(subject: Subject, au_row: np.ndarray, *, size=(320, 240), pose=(
     for eye, sgn in ((lm[36:42], -1), (lm[42:48], 1)):
         opening = np.linalg.norm(eye[[1, 2]].mean(0) - eye[[5, 4]].mean(0))
         if opening > 0.02 * hw:
-            mask = np.zeros(img.shape[:2], np.uint8)
-            _poly(mask, eye, (255,))
-            layer = img.copy()
-            _poly(layer, eye, (238, 242, 245))
-            c = eye.mean(axis=0) + np.array([gaze[0], gaze[1]]) * 0.35 * g.eye_size * hw
-            r_iris = 0.48 * g.eye_size * hw
-            _ellipse(layer, c, (r_iris, r_iris), 0, g.iris_bgr)
-            _ellipse(layer, c, (0.5 * r_iris, 0.5 * r_iris), 0, (15, 15, 15))
-            _ellipse(layer, c + [-0.25 * r_iris, -0.3 * r_iris], (0.15 * r_iris, 0.15 * r_iris), 0, (235, 235, 235))
-            m = mask > 0
-            img[m] = layer[m]
+            # draw sclera/iris/pupil on a small ROI copy and keep only the pixels inside the lids
+            x0, y0 = np.maximum(np.floor(eye.min(axis=0)).astype(int) - 2, 0)
+            x1, y1 = np.minimum(np.ceil(eye.max(axis=0)).astype(int) + 3, [w, h])
+            if x1 > x0 and y1 > y0:
+                off = np.array([x0, y0], float)
+                roi = img[y0:y1, x0:x1]
+                layer = roi.copy()
+                mask = np.zeros(roi.shape[:2], np.uint8)
+                _poly(mask, eye - off, (255,))
+                _poly(layer, eye - off, (238, 242, 245))
+                c = eye.mean(axis=0) - off + np.array([gaze[0], gaze[1]]) * 0.35 * g.eye_size * hw
+                r_iris = 0.48 * g.eye_size * hw
+                _ellipse(layer, c, (r_iris, r_iris), 0, g.iris_bgr)
+                _ellipse(layer, c, (0.5 * r_iris, 0.5 * r_iris), 0, (15, 15, 15))
+                _ellipse(layer, c + [-0.25 * r_iris, -0.3 * r_iris], (0.15 * r_iris, 0.15 * r_iris), 0,
+                         (235, 235, 235))
+                np.copyto(roi, layer, where=(mask > 0)[:, :, None])
         _poly(img, eye[[0, 1, 2, 3]], (25, 25, 30), False, max(1, 0.025 * hw))
         _poly(img, eye[[3, 4, 5, 0]], _scaled(skin, 0.55), False, max(1, 0.012 * hw))
 
@@ -349,12 +355,15 @@ def render_face(subject: Subject, au_row: np.ndarray, *, size=(320, 240), pose=(
         _poly(img, teeth, (215, 225, 230))
     _poly(img, inner, _scaled(lip, 0.5), True, max(1, 0.012 * hw))
 
-    # lighting: gain and a horizontal gradient across the face
+    # lighting (gain and a horizontal gradient) and pixel noise in one float32 pass
     gain = lighting * subject.lighting
-    if gain != 1.0 or light_direction != 0.0:
-        xs = (np.arange(w) - box[0]) / max(hw, 1.0)
-        grad = 1.0 + 0.25 * float(light_direction) * np.clip(xs, -1.5, 1.5)
-        img = np.clip(img.astype(np.float32) * (gain * grad)[None, :, None], 0, 255).astype(np.uint8)
-    if rng is not None and noise_sd > 0:
-        img = np.clip(img + rng.normal(0, noise_sd, img.shape), 0, 255).astype(np.uint8)
+    has_noise = rng is not None and noise_sd > 0
+    if gain != 1.0 or light_direction != 0.0 or has_noise:
+        xs = (np.arange(w, dtype=np.float32) - box[0]) / max(hw, 1.0)
+        grad = (gain * (1.0 + 0.25 * float(light_direction) * np.clip(xs, -1.5, 1.5))).astype(np.float32)
+        out = img.astype(np.float32)
+        out *= grad[None, :, None]
+        if has_noise:
+            out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(noise_sd)
+        img = np.clip(out, 0, 255, out=out).astype(np.uint8)
     return img

@@ -1,0 +1,86 @@
+"""Voice: a source-filter synthesiser whose prosody follows the session's latent state.
+
+Source: a glottal pulse train (band-limited sawtooth, -12 dB/octave tilt) at
+f0(t) = f0_subject * 2^((4 a + 1.5 v + emotion offsets + jitter) / 12), plus aspiration
+noise; amplitude follows arousal and a syllable envelope at the subject's speech rate
+(faster with arousal).  Filter: three formant resonators per syllable (random vowel,
+scaled by the subject's vocal-tract factor).  Silence (faint room noise) where
+``session.speaking`` is False.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+from .constants import EMOTION_INDEX
+from .rng import as_generator
+from .world import Session
+
+_VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [530, 1840, 2480],
+                    [570, 840, 2410], [300, 870, 2240], [660, 1720, 2410]], float)
+#: pitch offset (semitones) and jitter factor per emotion
+_EMO_PITCH = {"happy": 2.0, "sad": -2.0, "surprise": 4.0, "fear": 3.0, "anger": 1.5, "disgust": -1.0}
+_EMO_JITTER = {"sad": 1.5, "fear": 2.5, "anger": 1.3}
+
+
+def _resonator(freq: float, bw: float, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    r = np.exp(-np.pi * bw / sr)
+    c = 2 * r * np.cos(2 * np.pi * freq / sr)
+    return np.array([1 - c + r * r]), np.array([1.0, -c, r * r])
+
+
+def synth_voice(session: Session, sample_rate: int = 16000, *, rng=0) -> np.ndarray:
+    """float32 waveform (about -1..1) of ``session`` at ``sample_rate`` Hz; its length is
+    round(duration_s * sample_rate).  Speaking steps come from ``session.speaking``."""
+    r = as_generator(rng)
+    sr = int(sample_rate)
+    n = int(round(session.duration_s * sr))
+    t_s = np.arange(n) / sr
+    interp = lambda x: np.interp(t_s, session.time, x)  # noqa: E731
+    v, a = interp(session.valence), interp(session.arousal)
+    emo_st = np.zeros(session.n)
+    jit = np.ones(session.n)
+    for e, st in _EMO_PITCH.items():
+        emo_st += st * session.emotion_activation[:, EMOTION_INDEX[e]]
+    for e, f in _EMO_JITTER.items():
+        jit += (f - 1) * session.emotion_activation[:, EMOTION_INDEX[e]]
+    speak = np.interp(t_s, session.time, session.speaking.astype(float)) > 0.5
+    subj = session.subject
+    jitter = 0.01 * interp(jit) * r.standard_normal(n // 80 + 2).repeat(80)[:n]  # per ~5 ms period
+    semis = 4.0 * a + 1.5 * v + interp(emo_st) + 12 * jitter
+    # slow intonation contour (declination + accents)
+    semis += 2.0 * np.sin(2 * np.pi * 0.4 * t_s + r.uniform(0, 6.3))
+    f0 = subj.voice_f0 * 2 ** (semis / 12)
+    phase = np.cumsum(f0 / sr)
+    saw = 2 * (phase % 1.0) - 1
+    src = lfilter([1.0], [1.0, -0.9], lfilter([1.0, -1.0], [1.0], saw))  # pulse-like, tilted spectrum
+    src = src / (np.abs(src).max() + 1e-9) + 0.05 * r.standard_normal(n)
+    # syllables: rate grows with arousal; each gets a vowel and a raised-sine envelope
+    out = np.zeros(n)
+    rate = subj.speech_rate * (1 + 0.25 * a)
+    k = 0
+    while k < n:
+        syl = max(int(sr / max(rate[k], 1.5)), 64)
+        seg = slice(k, min(n, k + syl))
+        m = seg.stop - seg.start
+        if speak[k]:
+            x = src[seg]
+            formants = _VOWELS[r.integers(len(_VOWELS))] * subj.formant_scale
+            y = np.zeros(m)
+            for f, bw in zip(formants, (80, 100, 140)):
+                b, aa = _resonator(min(f, 0.45 * sr), bw, sr)
+                y += lfilter(b, aa, x)
+            env = np.sin(np.pi * np.arange(m) / m) ** 0.7
+            out[seg] = y * env
+        k += syl
+    energy = 0.25 * np.exp(0.8 * a) * (1 + 0.1 * r.standard_normal(n // 400 + 2).repeat(400)[:n])  # shimmer
+    wave = out / (np.abs(out).max() + 1e-9) * energy * speak
+    wave += 0.003 * r.standard_normal(n)
+    return np.clip(wave, -1, 1).astype(np.float32)
+
+
+def speaking_indicator(session: Session, rate_hz: float) -> np.ndarray:
+    """Speaker-turn feature at ``rate_hz`` (1.0 while speaking, else 0.0), e.g. 10 Hz for SEWA."""
+    n = max(1, int(round(session.duration_s * rate_hz)))
+    idx = np.clip(np.round(np.arange(n) / rate_hz * session.rate_hz).astype(int), 0, session.n - 1)
+    return session.speaking[idx].astype(float)
