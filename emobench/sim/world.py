@@ -204,8 +204,8 @@ class World:
         plateau) starts ``window_offset_s`` before the window; perceived pain follows it with
         latency ``lag_s`` through the subject's threshold/tolerance, sensitivity and a
         per-trial offset.  ``state_posterior`` is P(level | perceived pain) over PAIN_LEVELS."""
-        li = PAIN_LEVELS.index(level) if isinstance(level, str) else int(level)
-        if not 0 <= li < len(PAIN_LEVELS):
+        li = PAIN_LEVELS.index(level) if level in PAIN_LEVELS else level
+        if not isinstance(li, (int, np.integer)) or not 0 <= li < len(PAIN_LEVELS):
             raise ValueError(f"World.pain_sample: level {level!r} not in {PAIN_LEVELS}")
         r = self._rng(subject, f"pain_sample:{li}", rng)
         n = max(2, int(round(duration_s * rate_hz)))
@@ -264,6 +264,8 @@ class World:
                     lv = seq[i % len(seq)]
                 else:
                     lv = PAIN_LEVELS[1 + r.integers(4)]
+                if lv not in PAIN_LEVELS:
+                    raise ValueError(f"World.pain_session: level {lv!r} not in {PAIN_LEVELS}")
                 li = PAIN_LEVELS.index(lv)
                 s_k = heat_stimulus(t, onset, temps[li])
                 stim = np.maximum(stim, s_k)
