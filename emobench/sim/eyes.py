@@ -63,7 +63,7 @@ def eye_behaviour(session: Session, rate_hz: float = 60.0, *, rng=0) -> EyeTrace
         x, y, k = nx, ny, s_end
     blink = s.aus[:, AU_INDEX["AU45"]] > 2.0
     gx[blink], gy[blink] = np.nan, np.nan
-    pupil = 3.5 + 0.9 * s.arousal + 0.6 * s.pain + ou_process(r, n, rate_hz, 3.0, 0.15)
+    pupil = 3.5 + 0.9 * s.arousal + 0.6 * s.pain + ou_process(r, n, rate_hz, 3.0, 0.1)
     return EyeTrace(s.time, gx, gy, np.clip(pupil, 1.5, 8.0), blink, sacc, np.asarray(fix))
 
 

@@ -18,10 +18,13 @@ from .world import Session
 _WAVES = [(-0.2, 0.025, 0.12), (-0.05, 0.01, -0.12), (0.0, 0.01, 1.0), (0.04, 0.012, -0.25), (0.25, 0.05, 0.3)]
 
 
-def physiology(session: Session, rate_hz: float = 512.0, *, rng=0) -> dict[str, np.ndarray]:
-    """{"time_us", "gsr", "ecg", "emg_trapezius"} at ``rate_hz`` over the session."""
+def physiology(session: Session, rate_hz: float = 512.0, *, rng=0,
+               duration_s: float | None = None) -> dict[str, np.ndarray]:
+    """{"time_us", "gsr", "ecg", "emg_trapezius"} at ``rate_hz`` over the session (or its first
+    ``duration_s`` seconds, e.g. exactly 5.5 s for BioVid, 2816 rows at 512 Hz)."""
     r = as_generator(rng)
-    n = max(2, int(round(session.duration_s * rate_hz)))
+    dur = session.duration_s if duration_s is None else float(duration_s)
+    n = max(2, int(round(dur * rate_hz)))
     t = np.arange(n) / rate_hz
     pain = np.interp(t, session.time, session.pain)
     arousal = np.interp(t, session.time, session.arousal)

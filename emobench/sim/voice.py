@@ -74,8 +74,10 @@ def synth_voice(session: Session, sample_rate: int = 16000, *, rng=0) -> np.ndar
             out[seg] = y * env
         k += syl
     energy = 0.25 * np.exp(0.8 * a) * (1 + 0.1 * r.standard_normal(n // 400 + 2).repeat(400)[:n])  # shimmer
-    wave = out / (np.abs(out).max() + 1e-9) * energy * speak
-    wave += 0.003 * r.standard_normal(n)
+    # normalise by a high percentile (not the max) so a single formant peak does not mute the voice
+    ref = np.percentile(np.abs(out[speak]), 99) if speak.any() else 1.0
+    wave = out / (ref + 1e-9) * energy * speak
+    wave += 0.001 * r.standard_normal(n)  # faint room noise
     return np.clip(wave, -1, 1).astype(np.float32)
 
 
