@@ -169,3 +169,33 @@ def test_group_effects_shift_mapping():
     assert a.geometry == b.geometry  # identity is the person, groups are shared effects
     assert not np.allclose(a.va_map, b.va_map)
     assert np.allclose(w.subject(2, {"culture": "DE"}).effects[0].au_gain, a.effects[0].au_gain)
+
+
+def test_ambiguous_clips_lower_the_ceiling_and_subsets_work():
+    w = World(5)
+    s = w.subject(0)
+    clear = w.episode_clip(s, "happy", 2.0, 10.0, rng=0)
+    mixed = w.episode_clip(s, "happy", 2.0, 10.0, rng=0, mix={"happy": 0.6, "surprise": 0.4})
+    assert mixed.label == "happy"
+    np.testing.assert_allclose(mixed.state_posterior[[EMOTIONS.index("happy"), EMOTIONS.index("surprise")]], [0.6, 0.4])
+    from emobench.sim import label_distribution
+    c_clear = classification_ceiling([label_distribution(clear)])
+    c_mixed = classification_ceiling([label_distribution(mixed)])
+    assert c_mixed < c_clear
+    subset = ("neutral", "happy", "sad")
+    sub = w.episode_clip(s, "sad", 2.0, 10.0, rng=1, label_set=subset)
+    label, dist = annotate_discrete(sub, 0, classes=subset)
+    assert label in subset and dist.shape == (3,) and dist.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="label_set"):
+        w.episode_clip(s, "anger", 2.0, 10.0, label_set=subset)
+
+
+def test_heat_protocol_and_resample():
+    w = World(6)
+    s = w.subject(2)
+    h = w.pain_session(s, 60.0, 10.0, rng=0, protocol="heat", levels=["PA4", "PA1"])
+    assert h.stimulus.max() == pytest.approx(s.heat_tolerance_c)
+    assert len(h.episodes) >= 3 and h.pain.max() > 0.3
+    r = h.resample(25.0)
+    assert r.n == 1500 and r.aus.shape == (1500, len(AU_NAMES))
+    np.testing.assert_allclose(r.pain[::5][:100], np.interp(r.time[::5][:100], h.time, h.pain))
