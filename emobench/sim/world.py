@@ -174,7 +174,7 @@ class World:
         weights = {e: w / total for e, w in weights.items()}
         n = max(2, int(round(duration_s * rate_hz)))
         t = np.arange(n) / rate_hz
-        peak = float(r.uniform(0.6, 1.0) if intensity is None else intensity)
+        peak = float(r.uniform(0.2, 0.9) if intensity is None else intensity)
         onset = r.uniform(0.05, 0.25) * duration_s
         rise = r.uniform(0.15, 0.3) * duration_s
         if end_at_apex:
