@@ -61,7 +61,7 @@ def compose_aus(subject: Subject, rng: np.random.Generator, rate_hz: float, *,
         clean[:, closure_idx] = (np.asarray(pain) > thr).astype(float)
     clean = np.clip(clean, 0.0, 5.0)
 
-    smooth = np.stack([ou_process(rng, n, rate_hz, 0.5, noise_sd) for _ in range(N_AUS)], axis=1)
+    smooth = ou_process(rng, n, rate_hz, 0.5, noise_sd, channels=N_AUS)
     white = rng.normal(0.0, measurement_sd, (n, N_AUS))
     noisy = clean + smooth + white
     bpm = subject.blink_rate_per_min * (1.0 + 0.4 * np.clip(np.asarray(arousal), -1, 1))

@@ -13,18 +13,19 @@ from .constants import EMOTIONS, EMOTION_INDEX
 
 
 def ou_process(rng: np.random.Generator, n: int, rate_hz: float, tau_s: float, sd: float,
-               mean: float = 0.0, x0: float | None = None) -> np.ndarray:
+               mean: float = 0.0, x0: float | None = None, *, channels: int | None = None) -> np.ndarray:
     """Ornstein-Uhlenbeck path sampled exactly at ``rate_hz``.
 
     x[k+1] = mean + phi (x[k] - mean) + sd sqrt(1 - phi^2) eps[k],  phi = exp(-1 / (rate tau)),
     so ``sd`` is the stationary standard deviation and ``tau_s`` the correlation time.
+    Shape (n,), or (n, channels) independent paths when ``channels`` is given.
     """
     phi = float(np.exp(-1.0 / (rate_hz * tau_s)))
-    eps = rng.standard_normal(n) * sd * np.sqrt(1.0 - phi * phi)
-    start = rng.normal(0.0, sd) if x0 is None else x0 - mean
-    eps[0] = start
+    shape = (n,) if channels is None else (n, channels)
+    eps = rng.standard_normal(shape) * sd * np.sqrt(1.0 - phi * phi)
+    eps[0] = rng.normal(0.0, sd, shape[1:]) if x0 is None else x0 - mean
     # AR(1) as an IIR filter: y[k] = phi y[k-1] + eps[k]
-    return lfilter([1.0], [1.0, -phi], eps) + mean
+    return lfilter([1.0], [1.0, -phi], eps, axis=0) + mean
 
 
 @dataclass(frozen=True)
