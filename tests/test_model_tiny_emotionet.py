@@ -205,7 +205,7 @@ def test_explain_writes_pngs(tmp_path, data, fitted):
 
 def test_torch_module_and_realtime():
     net, example = te.TinyEmotioNet().torch_module()
-    assert tuple(example.shape) == (1, 1768, 37) and tuple(net(example).shape) == (1, 1768)
+    assert tuple(example.shape) == (1, 80, 37) and tuple(net(example).shape) == (1, 80)  # one streaming window
     assert te.TinyEmotioNet.realtime == {"window": 80, "hop": 1, "rate": 10}
 
 

@@ -88,7 +88,7 @@ class SequenceRNN(Model):
     consumes = SERIES_KINDS
     consumes_any = True
     paper_params = {"cell": "gru", "hidden": 32, "layers": 1, "bidirectional": False,
-                    "dropout": 0.0, "lr": 3e-3, "batch_size": 16, "chunk": 200, "max_steps": 400,
+                    "dropout": 0.0, "lr": 3e-3, "batch_size": 16, "chunk": 200, "max_steps": 128,
                     "pool": "mean", "loss": "auto", "weight_decay": 0.0, "epochs": None}
 
     @classmethod

@@ -96,7 +96,8 @@ class _FrameConvModel(Model):
         n = self._features_of(modalities)
         net = self.net_ if getattr(self, "net_", None) is not None else self._build(n)
         n = net.conv.in_channels
-        return net.eval(), torch.zeros(1, 1768, n)
+        # one streaming inference: the receptive field that yields the newest output step
+        return net.eval(), torch.zeros(1, int(type(self).realtime["window"]), n)
 
     # -- resolved hyper-parameters -----------------------------------------
     def _setting(self, key: str, n_features: int):
