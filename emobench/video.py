@@ -36,7 +36,8 @@ __all__ = [
 
 # Bump when the output of preprocess_video changes for the same inputs, so old
 # cache entries are no longer used.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
+MIN_DETECT_WIDTH = 320
 HAAR_FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 
 
@@ -292,7 +293,9 @@ class FaceDetector:
         gray = _to_gray(np.asarray(frame))
         if gray.dtype != np.uint8:
             raise ValueError(f"FaceDetector.detect: expected uint8 pixels, got {gray.dtype}")
-        s = self.detect_scale
+        # Downscaling speeds up large frames, but below ~320 px of width the
+        # cascade starts missing faces that are there: never shrink past that.
+        s = max(self.detect_scale, min(1.0, MIN_DETECT_WIDTH / gray.shape[1]))
         if s < 1.0:
             small = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         else:
