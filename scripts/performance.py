@@ -169,12 +169,10 @@ DISCUSSION = """\
 * The roofline is measured in the same run; on a loaded machine it is far
   below the ~300 GFLOP/s an idle 2-core machine reaches (docs/STACK figures),
   and every fraction is relative to the measured value.
-* `source FPS` follows `Model.realtime` (hop and rate). Tiny EmotioNet's
-  `torch_module` example is a whole 1,768-step sequence (176.8 s at 10 Hz)
-  while its `realtime` describes streaming (one output per 0.1 s step from an
-  81-row window), so its source FPS here is the conservative streaming
-  reading of a full-sequence forward pass: one full pass covers 1,768 steps,
-  i.e. its offline throughput is 1,768 times higher.
+* `source FPS` follows `Model.realtime` (hop and rate). Tiny EmotioNet is
+  timed on one streaming inference: its receptive field (80 rows of action-unit
+  functionals for the paper configuration) producing the newest 0.1 s output,
+  so one inference advances 0.1 s of video.
 * Models that read action units (Tiny EmotioNet) need a trained model
   (scaler and post-processing are fitted state, not weights) and an AU
   extractor; their end-to-end speed is the extractor's (OpenFace) plus

@@ -61,7 +61,7 @@ class EmoP3D(Model):
         "lr": 1.5e-4, "momentum": 0.9, "decay_every": 15, "decay_rate": 0.1, "batch_size": 100,
         "weight_decay": 0.0, "clip_len": 16, "stride": 8, "size": 100, "maps": 3,
         "drop_last": True, "aggregate": "mean_prob", "epochs": None, "max_clips_per_video": None,
-        "clip_budget": "auto",
+        "clip_budget": "auto", "optimizer": "sgd",
     }
     realtime = {"window": 16, "hop": 8, "rate": None}
     # Training clips seen per fold (all epochs together) outside the paper
@@ -135,9 +135,14 @@ class EmoP3D(Model):
         X = np.concatenate(xs)
         Y = torch.from_numpy(np.concatenate(ys).astype(np.int64))
         self.net_ = self._net(self.n_classes_).to(ctx.device)
-        opt = torch.optim.SGD(self.net_.parameters(), lr=float(p["lr"]),
-                              momentum=float(p["momentum"]), nesterov=False,
-                              weight_decay=float(p["weight_decay"] or 0.0))
+        if p.get("optimizer", "sgd") == "adam":
+            # not in the paper: short CPU budgets leave momentum SGD at chance
+            opt = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]),
+                                   weight_decay=float(p["weight_decay"] or 0.0))
+        else:
+            opt = torch.optim.SGD(self.net_.parameters(), lr=float(p["lr"]),
+                                  momentum=float(p["momentum"]), nesterov=False,
+                                  weight_decay=float(p["weight_decay"] or 0.0))
         # Staircase decay every `decay_every` epochs (= decay steps x batches per epoch).
         sched = torch.optim.lr_scheduler.StepLR(opt, int(p["decay_every"]), float(p["decay_rate"]))
         batch = int(p["batch_size"])
