@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import replace, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -37,6 +37,8 @@ __all__ = [
 # Bump when the output of preprocess_video changes for the same inputs, so old
 # cache entries are no longer used.
 PIPELINE_VERSION = 2
+# crops of this size or smaller are resized from one shared cached crop
+CANONICAL_CROP = 128
 MIN_DETECT_WIDTH = 320
 HAAR_FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 
@@ -641,8 +643,28 @@ def preprocess_video(
     path: str | Path, spec: FaceClipSpec = FaceClipSpec(), cache: ArrayCache | None = None
 ) -> np.ndarray:
     """Face crops of one video as (T, H, W) (gray) or (T, H, W, 3) uint8 BGR.
-    See :func:`face_clip` for caching and errors."""
+    See :func:`face_clip` for caching and errors.
+
+    Crops up to :data:`CANONICAL_CROP` pixels are derived from one cached colour
+    crop of that size, so models asking for different sizes or for grey share a
+    single decode and face track of the video."""
+    h, w = spec.size
+    canonical = (CANONICAL_CROP, CANONICAL_CROP)
+    if max(h, w) <= CANONICAL_CROP and (spec.size, spec.gray) != (canonical, False):
+        base = face_clip(path, replace(spec, size=canonical, gray=False), cache).frames
+        return _resize_crops(base, (h, w), spec.gray)
     return face_clip(path, spec, cache).frames
+
+
+def _resize_crops(frames: np.ndarray, size: tuple[int, int], gray: bool) -> np.ndarray:
+    out = []
+    for f in frames:
+        if gray:
+            f = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+        if f.shape[:2] != size:
+            f = cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        out.append(f)
+    return np.stack(out)
 
 
 # ------------------------------------------------------------------ clips

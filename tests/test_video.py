@@ -283,9 +283,12 @@ def test_preprocess_video_shapes_and_second_call_decodes_nothing(media, tmp_path
     np.testing.assert_array_equal(first, second)
     assert V.video_stats() == after_first  # nothing decoded, nothing detected
     assert cache.stats()["hits"] == 1 and cache.stats()["misses"] == 1
-    # Another spec is another entry.
-    color = V.preprocess_video(path, dataclasses.replace(spec, gray=False), cache)
-    assert color.shape == (N // 2, 48, 40, 3)
+    # Another size or colour is derived from the same cached crop: no second decode.
+    color = V.preprocess_video(path, dataclasses.replace(spec, gray=False, size=(64, 64)), cache)
+    assert color.shape == (N // 2, 64, 64, 3)
+    assert V.video_stats()["videos_decoded"] == 1
+    # A different track (frame step) is another entry.
+    V.preprocess_video(path, dataclasses.replace(spec, frame_step=1), cache)
     assert V.video_stats()["videos_decoded"] == 2
     # Without a cache the video is decoded again.
     V.preprocess_video(path, spec)
