@@ -168,7 +168,7 @@ class SequenceRNN(Model):
                 opt.step()
 
         evaluate = (lambda: float(ctx.score(valid, self.predict(valid)))) if valid else None
-        self.history_ = train_epochs(self.net_, resolve_epochs(p, ctx, 3, 30, 100), step,
+        self.history_ = train_epochs(self.net_, resolve_epochs(p, ctx, 3, 15, 100), step,
                                      evaluate, ctx)
         return self
 
@@ -280,7 +280,7 @@ class FrameCNN(Model):
                 opt.step()
 
         evaluate = (lambda: float(ctx.score(valid, self.predict(valid)))) if valid else None
-        self.history_ = train_epochs(self.net_, resolve_epochs(p, ctx, 2, 15, 60), step,
+        self.history_ = train_epochs(self.net_, resolve_epochs(p, ctx, 2, 10, 60), step,
                                      evaluate, ctx)
         return self
 

@@ -104,7 +104,7 @@ class _FrameConvModel(Model):
         return self.params[key]
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
-        return resolve_epochs(self.params, ctx, 3, 300, 1000)
+        return resolve_epochs(self.params, ctx, 3, 100, 1000)
 
     def _delay_steps(self, sample: Sample | None, task: Task, rate: float | None = None) -> int:
         delay = self.params.get("label_delay", "auto")
@@ -516,7 +516,7 @@ class TinyEmotioNetModelA(_FrameConvModel):
         return ModelANet(n_features, tuple(p["filters"]), tuple(p["kernels"]), float(p["dropout"]))
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
-        return resolve_epochs(self.params, ctx, 2, 40, 1000)
+        return resolve_epochs(self.params, ctx, 2, 20, 1000)
 
 
 class TinyEmotioNetPain(TinyEmotioNet):
@@ -554,7 +554,7 @@ class TinyEmotioNetPain(TinyEmotioNet):
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
         paper = self.PRESETS[self.preset(n_features)]["paper_epochs"]
-        return resolve_epochs(self.params, ctx, 3, 150, paper)
+        return resolve_epochs(self.params, ctx, 3, 60, paper)
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
