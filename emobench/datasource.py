@@ -9,9 +9,11 @@ a tree) under ``$EMOBENCH_CACHE/standins`` and reused by every later run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import sys
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -64,7 +66,24 @@ def resolve(ds: Dataset, root: Path | None, scale: str, seed: int = 0) -> Source
 
 
 def standin_path(ds: Dataset, scale: str, seed: int) -> Path:
-    return cache_root() / "standins" / f"{ds.name}-v{ds.version}-{scale}-seed{seed}" / ds.folder
+    return (cache_root() / "standins" / f"{ds.name}-v{ds.version}-{scale}-seed{seed}-{generator_version(ds)}"
+            / ds.folder)
+
+
+@functools.cache
+def generator_version(ds: Dataset) -> str:
+    """Fingerprint of the code that writes a stand-in (the plugin's package and
+    emobench.sim): a changed generator writes a fresh stand-in instead of
+    reusing a stale one from the cache."""
+    import emobench.sim
+
+    h = hashlib.sha256()
+    module = sys.modules[type(ds).__module__]
+    roots = [Path(emobench.sim.__file__).parent, Path(module.__file__).parent]
+    for root in roots:
+        for f in sorted(root.glob("*.py")):
+            h.update(f.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def write_standin(ds: Dataset, path: Path, scale: str, seed: int) -> dict:
