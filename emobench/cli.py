@@ -177,10 +177,12 @@ def _profile_models(reg, cells, store_url):
 
     st = Store(store_url) if store_url else Store()
     done = {(m, i) for (m, i) in st.latest_profiles()}
+    from emobench.model import Model
+
     for ds_name, model_name in sorted({(c.dataset, c.model) for c in cells}):
-        if (model_name, ds_name) in done:
-            continue
         ds, cls = reg.dataset(ds_name), reg.model(model_name)
+        if (model_name, ds_name) in done or cls.torch_module is Model.torch_module:
+            continue  # already profiled, or no network to time (e.g. scikit-learn baselines)
         task = next(t for t in ds.tasks if any(c.dataset == ds_name and c.model == model_name
                                                and c.task == t.name for c in cells))
         try:

@@ -58,7 +58,7 @@ class Table:
 
     @property
     def title(self) -> str:
-        ts = "" if self.test_set == "pooled" else f", test set {self.test_set}"
+        ts = "" if self.test_set == "pooled" else f", test set {self.test_set.split('=', 1)[-1]}"
         return f"{self.dataset} / {self.task} / {self.protocol}{ts} ({self.profile} profile)"
 
 
@@ -96,8 +96,10 @@ def _entry(model, mrows, metric, n_boot, seed) -> Entry:
         score, low, high = ci.point, ci.low, ci.high
     else:
         score, low, high = float(metric.fn(cat["y_true"], cat["y_pred"])), math.nan, math.nan
+    # a table of one evaluation set (pool_folds False) holds exactly one fold
+    planned = mrows[0]["n_folds"] if mrows[0]["pool_folds"] else 1
     return Entry(model, score, low, high, [r["score"] for r in mrows], len(mrows),
-                 mrows[0]["n_folds"], max(r["n_trials"] or 0 for r in mrows),
+                 planned, max(r["n_trials"] or 0 for r in mrows),
                  mrows[0]["param_count"], **cat)
 
 
@@ -166,7 +168,8 @@ def write(store: Store, out: Path, n_boot: int = 1000, seed: int = 0) -> Path:
     tables = collect(store, n_boot=n_boot, seed=seed)
     latency = {}
     for (model, inp), row in store.latest_profiles().items():
-        latency[(model, inp)] = row
+        # profiles are stored per input ("sewa[1x80x37]"): the corpus is the prefix
+        latency[(model, inp.split("[")[0])] = row
     lines = ["# emobench leaderboard", "", LEGEND, ""]
     for synthetic, title in ((False, "Real data"),
                              (True, "Synthetic stand-ins (not comparable to published results)")):
@@ -218,7 +221,8 @@ def _pareto(tables, latency, out: Path) -> list[Path]:
             if fps and math.isfinite(e.score):
                 pts.append({"model": e.model, "score": e.score, "fps": fps})
         if len(pts) >= 2:
-            name = f"pareto-{'synthetic-' if t.synthetic else ''}{t.dataset}-{t.task}-{t.protocol}"
+            test = "" if t.test_set == "pooled" else "-" + t.test_set.split("=", 1)[-1]
+            name = f"pareto-{'synthetic-' if t.synthetic else ''}{t.dataset}-{t.task}-{t.protocol}{test}"
             name = name.replace("/", "_").replace(" ", "_")
             p = out / f"{name}.png"
             pareto_plot(pts, p, title=f"{t.title}: {t.metric} vs FPS")

@@ -299,7 +299,7 @@ def _execute(job: Job) -> Outcome:
 
 def _run_fold(job: Job) -> dict:
     # convergence chatter from short training budgets is expected, not news
-    warnings.filterwarnings("ignore", message=".*(converge|Maximum iterations).*")
+    warnings.filterwarnings("ignore", message=".*(converge|Maximum iterations|ill-conditioned).*")
     reg = registry()
     c = job.cell
     ds = reg.dataset(c.dataset)
