@@ -94,7 +94,18 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        # create_all checks, then creates: two processes opening a new store at
+        # once can both see "missing"; the loser's "already exists" is harmless.
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+                if "already exists" not in str(exc) or attempt == 2:
+                    raise
 
     # -- claims ------------------------------------------------------------
     def claim(self, key: str, owner: str, row: dict) -> str:

@@ -70,7 +70,7 @@ def test_kill_9_then_rerun_completes_without_recomputing(tmp_path, kit_env):
 
 
 def test_dask_local_cluster_gives_the_same_results_as_the_local_executor(tmp_path, kit_env):
-    common = ["run", "--dataset", "toy", "--model", "[ls]*", "--profile", "smoke", "--no-latency",
+    common = ["run", "--dataset", "toy", "--model", "[ls][il]*", "--profile", "smoke", "--no-latency",
               "--no-progress"]
     run_cli(*common, "--store", f"sqlite:///{tmp_path}/local.db", cwd=tmp_path, env_extra=kit_env)
     out = run_cli(*common, "--store", f"sqlite:///{tmp_path}/dask.db", "--scheduler", "local",
