@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroupOut
@@ -75,6 +74,15 @@ class Protocol:
         tr, va = next(gss.split(train_ids, groups=groups))
         return tuple(train_ids[i] for i in tr), tuple(train_ids[i] for i in va)
 
+    def leave_one_out(self, recs, groups, label: str, seed: int) -> list[Fold]:
+        """One fold per group value (scikit-learn LeaveOneGroupOut), validation
+        carved from the training subjects."""
+        out = []
+        for tr, te in LeaveOneGroupOut().split(recs, groups=groups):
+            train, valid = self.split_valid(recs, [recs[i].id for i in tr], seed)
+            out.append(Fold(f"{label}={groups[te[0]]}", train, valid, tuple(recs[i].id for i in te)))
+        return out
+
 
 def _ids(recs):
     return [r.id for r in recs]
@@ -90,13 +98,7 @@ class LeaveOneSubjectOut(Protocol):
 
     def folds(self, recordings, seed=0):
         recs = [r for r in recordings if not self.subjects or r.subject in self.subjects]
-        groups = [r.subject for r in recs]
-        out = []
-        for tr, te in LeaveOneGroupOut().split(recs, groups=groups):
-            train, valid = self.split_valid(recs, [recs[i].id for i in tr], seed)
-            out.append(Fold(f"subject={recs[te[0]].subject}", train, valid,
-                            tuple(recs[i].id for i in te)))
-        return out
+        return self.leave_one_out(recs, [r.subject for r in recs], "subject", seed)
 
 
 @dataclass
@@ -206,13 +208,7 @@ class LeaveGroupOut(Protocol):
 
     def folds(self, recordings, seed=0):
         recs = [r for r in recordings if self.key in r.groups]
-        groups = [r.groups[self.key] for r in recs]
-        out = []
-        for tr, te in LeaveOneGroupOut().split(recs, groups=groups):
-            train, valid = self.split_valid(recs, [recs[i].id for i in tr], seed)
-            out.append(Fold(f"{self.key}={groups[te[0]]}", train, valid,
-                            tuple(recs[i].id for i in te)))
-        return out
+        return self.leave_one_out(recs, [r.groups[self.key] for r in recs], self.key, seed)
 
 
 @dataclass

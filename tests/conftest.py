@@ -69,3 +69,21 @@ def ccc_ref(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     cov = np.mean((a - a.mean()) * (b - b.mean()))
     return 2 * cov / (a.var() + b.var() + (a.mean() - b.mean()) ** 2)
+
+
+@pytest.fixture
+def reg(monkeypatch):
+    """The registry the runner sees in these tests: the built-in protocols and
+    baselines (through their entry points) plus the test kit (tests/plugin_kit.py)."""
+    from importlib.metadata import entry_points
+
+    import emobench.plugins as P
+    import plugin_kit
+    from emobench import runner
+
+    eps = [e for e in entry_points(group="emobench") if e.name in ("protocols", "baselines")]
+    monkeypatch.setattr("emobench.plugins.entry_points", lambda group: eps)
+    r = P.load_registry([(plugin_kit, P.Origin("testkit", "emobench-testkit", "1.0"))])
+    monkeypatch.setattr(P, "_REGISTRY", r)
+    runner._RECORDINGS.clear()
+    return r

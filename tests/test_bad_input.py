@@ -3,31 +3,15 @@ the affected fold is recorded as failed (or the corpus skipped, when it cannot
 be read at all); the rest of the run continues; nothing finished is lost."""
 
 import re
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-import emobench.plugins as P
 from emobench import runner
 from emobench.cells import plan
 from emobench.datasource import DataRootError, write_standin
 from emobench.profiles import get_profile
 from emobench.store import Store
 
-import plugin_kit
-
-
-@pytest.fixture
-def reg(monkeypatch):
-    from importlib.metadata import entry_points
-
-    eps = [e for e in entry_points(group="emobench") if e.name in ("protocols", "baselines")]
-    monkeypatch.setattr("emobench.plugins.entry_points", lambda group: eps)
-    r = P.load_registry([(plugin_kit, P.Origin("testkit", "emobench-testkit", "1.0"))])
-    monkeypatch.setattr(P, "_REGISTRY", r)
-    runner._RECORDINGS.clear()
-    return r
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the tiny stand-in."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import shutil
 from pathlib import Path
 

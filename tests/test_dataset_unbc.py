@@ -3,7 +3,6 @@ broken copy, the tiny stand-in read back, protocols and registration."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 

@@ -1,9 +1,7 @@
-import math
 
 import numpy as np
 import pytest
 
-import emobench.plugins as P
 from emobench import leaderboard as lb
 from emobench import runner
 from emobench.cells import plan
@@ -13,19 +11,6 @@ from emobench.metrics import bootstrap_ci, ccc
 from emobench.profiles import get_profile
 from emobench.store import Store
 
-import plugin_kit
-
-
-@pytest.fixture
-def reg(monkeypatch):
-    from importlib.metadata import entry_points
-
-    eps = [e for e in entry_points(group="emobench") if e.name in ("protocols", "baselines")]
-    monkeypatch.setattr("emobench.plugins.entry_points", lambda group: eps)
-    r = P.load_registry([(plugin_kit, P.Origin("testkit", "emobench-testkit", "1.0"))])
-    monkeypatch.setattr(P, "_REGISTRY", r)
-    runner._RECORDINGS.clear()
-    return r
 
 
 def test_real_and_synthetic_rows_never_share_a_table(reg, tmp_path):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from conftest import ccc_ref
-import torch
 
 from emobench.data import Modality, Recording, Sample, Task
 from emobench.model import FitContext

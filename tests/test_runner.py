@@ -1,39 +1,20 @@
 import json
 import re
 import sqlite3
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import emobench.plugins as P
 from emobench import runner
 from emobench.cells import plan
 from emobench.metrics import ccc
 from emobench.profiles import get_profile
 from emobench.store import Store
 
-import plugin_kit
 from conftest import run_cli
 
 TESTS = Path(__file__).parent
-
-
-@pytest.fixture
-def reg(monkeypatch):
-    """The built-in registry plus the test kit, as the runner will see it."""
-    monkeypatch.setattr("emobench.plugins.entry_points", _only_protocol_entry_points())
-    r = P.load_registry([(plugin_kit, P.Origin("testkit", "emobench-testkit", "1.0"))])
-    monkeypatch.setattr(P, "_REGISTRY", r)
-    return r
-
-
-def _only_protocol_entry_points():
-    from importlib.metadata import entry_points
-
-    eps = [e for e in entry_points(group="emobench") if e.name in ("protocols", "baselines")]
-    return lambda group: eps
 
 
 def run(reg, tmp_path, model="*", **kw):

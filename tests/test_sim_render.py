@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emobench.sim import (AU_INDEX, World, eye_behaviour, fixation_map, landmarks, physiology,
+from emobench.sim import (World, eye_behaviour, fixation_map, landmarks, physiology,
                           render_face, render_video, speaking_indicator, synth_voice, write_video)
 from emobench.sim.preview import write_preview
 

@@ -12,7 +12,7 @@ outer lips 48-59, inner lips 60-65).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+
 
 import cv2
 import numpy as np
@@ -247,7 +247,7 @@ def render_face(subject: Subject, au_row: np.ndarray, *, size=(320, 240), pose=(
 
     skin = np.asarray(g.skin_bgr, float)
     hair = np.asarray(g.hair_bgr, float)
-    rot = _rotation(pose)
+
     proj = lambda p: _project(np.atleast_2d(np.asarray(p, float)), pose, box)  # noqa: E731
 
     # neck and hair behind the head

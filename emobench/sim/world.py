@@ -215,13 +215,7 @@ class World:
         offset = r.normal(0.0, subject.pain_noise)
         pain = perceived_pain(stim, temps, subject.pain_sensitivity, offset, lag_s, rate_hz)
         post = pain_level_posterior(float(pain.max()), subject)
-        v_ou = np.tanh(ou_process(r, n, rate_hz, 4.0, 0.15, subject.mood[0]))
-        a_ou = np.tanh(ou_process(r, n, rate_hz, 4.0, 0.15, subject.mood[1]))
-        valence = np.clip(v_ou - 0.6 * pain, -1, 1)
-        arousal = np.clip(a_ou + 0.7 * pain, -1, 1)
-        act = np.zeros((n, len(EMOTIONS)))
-        aus, clean = compose_aus(subject, r, rate_hz, valence=valence, arousal=arousal, pain=pain,
-                                 emotion=act, va_gain=0.3)
+        valence, arousal, act, aus, clean = _pain_affect(subject, r, rate_hz, pain, tau_s=4.0)
         return Session(subject, float(rate_hz), t, valence, arousal, act, pain, np.zeros(n, bool),
                        aus, clean, stimulus=stim, label=PAIN_LEVELS[li], label_set=PAIN_LEVELS,
                        state_posterior=post, meta={"trial_offset": float(offset),
@@ -276,15 +270,22 @@ class World:
                 i += 1
         else:
             raise ValueError(f"World.pain_session: protocol must be 'movement' or 'heat', got {protocol!r}")
-        v_ou = np.tanh(ou_process(r, n, rate_hz, 6.0, 0.15, subject.mood[0]))
-        a_ou = np.tanh(ou_process(r, n, rate_hz, 6.0, 0.15, subject.mood[1]))
-        valence = np.clip(v_ou - 0.6 * pain, -1, 1)
-        arousal = np.clip(a_ou + 0.7 * pain, -1, 1)
-        act = np.zeros((n, len(EMOTIONS)))
-        aus, clean = compose_aus(subject, r, rate_hz, valence=valence, arousal=arousal, pain=pain,
-                                 emotion=act, va_gain=0.3)
+        valence, arousal, act, aus, clean = _pain_affect(subject, r, rate_hz, pain, tau_s=6.0)
         return Session(subject, float(rate_hz), t, valence, arousal, act, pain, np.zeros(n, bool),
                        aus, clean, stimulus=stim, episodes=eps, meta={"protocol": protocol})
+
+
+def _pain_affect(subject: Subject, r, rate_hz: float, pain: np.ndarray, tau_s: float):
+    """Mood drifts (OU) pulled by pain: valence down, arousal up; then the AUs."""
+    n = len(pain)
+    v_ou = np.tanh(ou_process(r, n, rate_hz, tau_s, 0.15, subject.mood[0]))
+    a_ou = np.tanh(ou_process(r, n, rate_hz, tau_s, 0.15, subject.mood[1]))
+    valence = np.clip(v_ou - 0.6 * pain, -1, 1)
+    arousal = np.clip(a_ou + 0.7 * pain, -1, 1)
+    act = np.zeros((n, len(EMOTIONS)))
+    aus, clean = compose_aus(subject, r, rate_hz, valence=valence, arousal=arousal, pain=pain,
+                             emotion=act, va_gain=0.3)
+    return valence, arousal, act, aus, clean
 
 
 def _blend_va(v_ou: np.ndarray, a_ou: np.ndarray, act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
