@@ -10,6 +10,7 @@ results: they are retried by the next run.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -82,6 +83,21 @@ def unpack_predictions(blob: bytes) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def _retry_locked(fn):
+    """Retry a write when SQLite reports a transient lock (several processes
+    committing at once); any other error, or a lock that persists, propagates."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for attempt in range(6):
+            try:
+                return fn(*args, **kwargs)
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 5:
+                    raise
+                time.sleep(0.2 * 2 ** attempt)
+    return wrapper
+
+
 class Store:
     def __init__(self, url: str | None = None, stale_after: float = 600.0):
         self.url = url or default_url()
@@ -108,6 +124,7 @@ class Store:
                     raise
 
     # -- claims ------------------------------------------------------------
+    @_retry_locked
     def claim(self, key: str, owner: str, row: dict) -> str:
         """Try to take the fold ``key``. Returns ``"claimed"``, ``"done"`` or
         ``"busy"`` (a live claim by another owner)."""
@@ -135,6 +152,7 @@ class Store:
                                     attempts=(cur.attempts or 0) + 1, **row))
             return "claimed" if res.rowcount == 1 else "busy"
 
+    @_retry_locked
     def heartbeat(self, key: str, owner: str) -> None:
         with self.engine.begin() as c:
             c.execute(results.update().where(results.c.key == key).where(results.c.owner == owner)
@@ -147,11 +165,13 @@ class Store:
     def fail(self, key: str, owner: str, error: str) -> None:
         self._close(key, owner, status="failed", error=error[:20000])
 
+    @_retry_locked
     def _close(self, key, owner, **values):
         with self.engine.begin() as c:
             c.execute(results.update().where(results.c.key == key).where(results.c.owner == owner)
                       .values(finished=time.time(), heartbeat=time.time(), **values))
 
+    @_retry_locked
     def release(self, key: str, owner: str) -> None:
         """Give back a claim without a result (e.g. interrupted by the user)."""
         with self.engine.begin() as c:
@@ -177,6 +197,7 @@ class Store:
         return unpack_predictions(blob)
 
     # -- profiling -------------------------------------------------------------
+    @_retry_locked
     def add_profile(self, model: str, input: str, backend: str, threads: int, batch: int,
                     figures: dict, machine: dict) -> None:
         with self.engine.begin() as c:

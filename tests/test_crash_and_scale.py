@@ -99,5 +99,6 @@ def test_two_runners_on_one_store_neither_duplicate_nor_lose_a_fold(tmp_path, ki
     assert all(p.returncode == 0 for p in procs)
     ran = sum(int(o.strip().splitlines()[-1].split(" folds run")[0].split(", ")[-1]) for o in outs)
     rows = Store(f"sqlite:///{db}").rows(None)
-    assert len(rows) == 3 and all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
+    assert len(rows) == 3 and all(r["status"] == "done" and r["attempts"] == 1 for r in rows), \
+        [(r["status"], r["attempts"], r["owner"], r["error"]) for r in rows]
     assert ran == 3  # every fold computed exactly once across the two runners
