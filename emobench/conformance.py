@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from emobench.cells import applicable_protocols, model_task_mismatch
-from emobench.data import Sample
 from emobench.datasource import write_standin
 from emobench.model import FitContext
 from emobench.plugins import Registry, validate_dataset, validate_model, validate_protocol
@@ -184,4 +183,4 @@ def check_registry(reg: Registry, names: list[str] | None = None, workdir: Path 
     return report
 
 
-__all__ = ["check_registry", "check_dataset", "check_model", "check_protocols", "Report", "Sample"]
+__all__ = ["check_registry", "check_dataset", "check_model", "check_protocols", "Report"]

@@ -92,8 +92,8 @@ class Summary:
 # -- planning -----------------------------------------------------------------
 
 def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seed: int, trials: int,
-              root: Path | None, store_url: str, optuna_url: str | None,
-              log=print) -> tuple[list[Job], list[Skip]]:
+              root: Path | None, store_url: str,
+              optuna_url: str | None) -> tuple[list[Job], list[Skip]]:
     jobs, skipped = [], []
     by_dataset: dict[str, list[Cell]] = {}
     for c in cells:
@@ -393,7 +393,7 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: i
         optuna_url = _optuna_default(store_url)
     root = datasource.data_root(data_root)
     job_list, plan_skips = make_jobs(reg, cells, prof, seed=seed, trials=trials, root=root,
-                                     store_url=store_url, optuna_url=optuna_url, log=log)
+                                     store_url=store_url, optuna_url=optuna_url)
     summary = Summary(cells=len({j.cell for j in job_list}))
     summary.skipped = len(skipped) + len(plan_skips)
     summary.skips = [f"{s.dataset}/{s.task} x {s.model} x {s.protocol}: {s.reason}" for s in plan_skips]

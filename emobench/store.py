@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import os
 import socket
 import time
@@ -235,6 +234,3 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)

@@ -241,16 +241,7 @@ def _read_text(path: Path) -> str:
 
 def read_pspi(path: Path) -> float:
     """One float (scientific notation) in 0..16."""
-    text = _read_text(path).split()
-    if len(text) != 1:
-        raise UnbcTreeError(path, f"PSPI file must hold one number, found {len(text)} values")
-    try:
-        v = float(text[0])
-    except ValueError:
-        raise UnbcTreeError(path, f"PSPI value {text[0]!r} is not a number") from None
-    if not (0.0 <= v <= PSPI_MAX):
-        raise UnbcTreeError(path, f"PSPI value {v} outside 0..{PSPI_MAX:g}")
-    return v
+    return _read_one_number(path, "PSPI", PSPI_MAX)
 
 
 def read_facs(path: Path) -> list[tuple[int, float]]:
@@ -304,16 +295,19 @@ def read_aam(path: Path) -> np.ndarray:
 
 def read_sequence_label(path: Path, scale: str) -> float:
     """A single number (VAS 0..10, OPR 0..5, AFF/SEN 0..15)."""
+    return _read_one_number(path, scale, {"VAS": 10, "OPR": 5, "AFF": 15, "SEN": 15}[scale])
+
+
+def _read_one_number(path: Path, what: str, hi: float) -> float:
     text = _read_text(path).split()
     if len(text) != 1:
-        raise UnbcTreeError(path, f"{scale} file must hold one number, found {len(text)} values")
+        raise UnbcTreeError(path, f"{what} file must hold one number, found {len(text)} values")
     try:
         v = float(text[0])
     except ValueError:
-        raise UnbcTreeError(path, f"{scale} value {text[0]!r} is not a number") from None
-    hi = {"VAS": 10, "OPR": 5, "AFF": 15, "SEN": 15}[scale]
-    if not 0 <= v <= hi:
-        raise UnbcTreeError(path, f"{scale} value {v} outside 0..{hi}")
+        raise UnbcTreeError(path, f"{what} value {text[0]!r} is not a number") from None
+    if not 0.0 <= v <= hi:
+        raise UnbcTreeError(path, f"{what} value {v} outside 0..{hi:g}")
     return v
 
 

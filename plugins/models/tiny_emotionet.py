@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import optuna.distributions as od
@@ -55,6 +55,15 @@ def _ccc_avec_concat(golds: list[np.ndarray], preds: list[np.ndarray]) -> float:
     from emobench.metrics import ccc_avec
 
     return float(ccc_avec(np.concatenate(golds), np.concatenate(preds)))
+
+
+# Training settings shared by both architectures (the paper's Keras set-up).
+_TRAINING_PARAMS = {
+    "l1_kernel": 0.0, "l1_bias": 0.0, "loss": "ccc", "lr": 1e-3, "batch_size": None,
+    "pad_mode": "tile", "seq_len": None, "label_delay": "auto", "postprocess": False,
+    "standardize": False, "train_noise": 0.0, "selection": "task", "epochs": None,
+    "eval_every": 1,
+}
 
 
 class _FrameConvModel(Model):
@@ -345,11 +354,8 @@ class TinyEmotioNet(_FrameConvModel):
     description = ("One Conv1d filter (K=80, 'same') over the feature channels and a "
                    "per-step Linear; 1-CCC, RMSprop, full batch, label-delay shift")
     paper_params = {
+        **_TRAINING_PARAMS,
         "kernel": 80, "activation": "linear", "td_dense": True, "batchnorm": False,
-        "l1_kernel": 0.0, "l1_bias": 0.0, "loss": "ccc", "lr": 1e-3, "batch_size": None,
-        "pad_mode": "tile", "seq_len": None, "label_delay": "auto", "postprocess": False,
-        "standardize": False, "train_noise": 0.0, "selection": "task", "epochs": None,
-        "eval_every": 1,
     }
     realtime = {"window": 80, "hop": 1, "rate": 10}
 
@@ -493,11 +499,8 @@ class TinyEmotioNetModelA(_FrameConvModel):
     version = "1"
     description = "4-layer Conv1d (200x5, 64x20, 32x30, 32x50) baseline of Tiny EmotioNet"
     paper_params = {
+        **_TRAINING_PARAMS,
         "filters": (200, 64, 32, 32), "kernels": (5, 20, 30, 50), "dropout": 0.0,
-        "l1_kernel": 0.0, "l1_bias": 0.0, "loss": "ccc", "lr": 1e-3, "batch_size": None,
-        "pad_mode": "tile", "seq_len": None, "label_delay": "auto", "postprocess": False,
-        "standardize": False, "train_noise": 0.0, "selection": "task", "epochs": None,
-        "eval_every": 1,
     }
     realtime = {"window": 102, "hop": 1, "rate": 10}
 
