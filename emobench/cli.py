@@ -161,34 +161,11 @@ def run(all_: bool = typer.Option(False, "--all", help="Every compatible cell.")
     for msg in summary.skips:
         typer.secho(f"skipped: {msg}", err=True, fg="yellow")
     if profile_latency and not dry_run:
-        _profile_models(reg, cells, store)
+        for msg in runner.profile_latency(reg, cells, store):
+            typer.secho(msg, err=True, fg="yellow")
     if not dry_run:
         typer.echo(summary.io_line())
     typer.echo(summary.line())
-
-
-def _profile_models(reg, cells, store_url):
-    """Latency of every model that ran, on each corpus's input shapes."""
-    try:
-        from emobench.profiling import profile_model
-    except ImportError:
-        return
-    from emobench.store import Store
-
-    st = Store(store_url) if store_url else Store()
-    done = {(m, i) for (m, i) in st.latest_profiles()}
-    from emobench.model import Model
-
-    for ds_name, model_name in sorted({(c.dataset, c.model) for c in cells}):
-        ds, cls = reg.dataset(ds_name), reg.model(model_name)
-        if (model_name, ds_name) in done or cls.torch_module is Model.torch_module:
-            continue  # already profiled, or no network to time (e.g. scikit-learn baselines)
-        task = next(t for t in ds.tasks if any(c.dataset == ds_name and c.model == model_name
-                                               and c.task == t.name for c in cells))
-        try:
-            profile_model(cls, modalities=ds.modalities, task=task, store=st, input_name=ds_name)
-        except Exception as exc:  # latency is a column, not a reason to fail the run
-            typer.secho(f"profiling {model_name} on {ds_name} failed: {exc}", err=True, fg="yellow")
 
 
 @app.command()

@@ -444,3 +444,27 @@ def _progress(it, total: int, enabled: bool):
         for outcome in it:
             bar.update(t, advance=1, description=f"{outcome.status}: {outcome.job.cell}")
             yield outcome
+
+
+def profile_latency(reg: Registry, cells: list[Cell], store_url: str | None) -> list[str]:
+    """Profile every model that has a network on each corpus it ran on, once per
+    (model, corpus); returns a message per profile that could not be made.
+    Latency is a leaderboard column, never a reason to fail a run."""
+    from emobench.model import Model
+    from emobench.profiling import profile_model
+    from emobench.store import default_url
+
+    store = _store(store_url or default_url())
+    # stored inputs read "corpus[shape]"; the corpus is the prefix
+    done = {(model, inp.split("[")[0]) for model, inp in store.latest_profiles()}
+    problems = []
+    for ds_name, model_name in sorted({(c.dataset, c.model) for c in cells}):
+        ds, cls = reg.dataset(ds_name), reg.model(model_name)
+        if (model_name, ds_name) in done or cls.torch_module is Model.torch_module:
+            continue  # already profiled, or no network to time (scikit-learn baselines)
+        task = next(ds.task(c.task) for c in cells if (c.dataset, c.model) == (ds_name, model_name))
+        try:
+            profile_model(cls, modalities=ds.modalities, task=task, store=store, input_name=ds_name)
+        except Exception as exc:
+            problems.append(f"profiling {model_name} on {ds_name} failed: {type(exc).__name__}: {exc}")
+    return problems
