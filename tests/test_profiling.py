@@ -61,7 +61,7 @@ def test_profile_small_module_agrees_with_independent_timing():
         torch.set_num_threads(old)
     ratio = fig["p50_ms"] / float(np.median(times))
     assert 1 / 3 <= ratio <= 3, ratio
-    assert fig["fps_batch1"] == pytest.approx(1e3 / fig["p50_ms"], rel=0.2)  # median vs p50 of the same times
+    assert fig["fps_batch1"] == pytest.approx(1e3 / fig["p50_ms"])  # both from the median of the same times
     assert fig["achieved_gflops"] == pytest.approx(fig["gflops_per_item"] * fig["fps_batchN"])
 
 
