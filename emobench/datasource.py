@@ -62,7 +62,7 @@ def resolve(ds: Dataset, root: Path | None, scale: str, seed: int = 0) -> Source
     marker = read_standin_marker(path) if path.exists() else None
     if marker is None:
         marker = write_standin(ds, path, scale, seed)
-    return Source(ds.name, path, True, f"standin:{ds.version}:{scale}:{seed}", marker)
+    return Source(ds.name, path, True, f"standin:{ds.version}:{scale}:{seed}:{generator_version(ds)}", marker)
 
 
 def standin_path(ds: Dataset, scale: str, seed: int) -> Path:
