@@ -46,6 +46,7 @@ def _model_info(reg, name, cls) -> dict:
             "levels": list(cls.levels), "paper": cls.paper, "params_paper_config": params,
             "paper_params": cls.paper_params,
             "search_space": {k: repr(v) for k, v in cls.search_space("default").items()},
+            "starting_points": cls.starting_points("default"),
             "description": cls.description}
 
 
@@ -108,7 +109,8 @@ def list_(what: What = typer.Argument(What.all, help="What to list."),
             flat = {k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else
                         (", ".join(f"{a}:{b['kind'] if isinstance(b, dict) else b}" for a, b in v.items())
                          if isinstance(v, dict) and section == "datasets" and k == "modalities" else v))
-                    for k, v in it.items() if k not in ("search_space", "paper_params", "tasks")}
+                    for k, v in it.items()
+                    if k not in ("search_space", "starting_points", "paper_params", "tasks")}
             if section == "datasets":
                 flat["tasks"] = ", ".join(f"{t['name']} ({t['kind'][:5]}/{t['level']})" for t in it["tasks"])
             rows.append(flat)

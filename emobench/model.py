@@ -112,6 +112,14 @@ class Model:
         return {}
 
     @classmethod
+    def starting_points(cls, profile: str = "default") -> list[dict[str, Any]]:
+        """Configurations tried right after the paper's, before the sampler's own
+        picks: settings known to work where the paper's do not (e.g. a short CPU
+        budget). They count against the same trial budget; every value must lie
+        in ``search_space(profile)``."""
+        return []
+
+    @classmethod
     def default_params(cls) -> dict[str, Any]:
         return dict(cls.paper_params)
 

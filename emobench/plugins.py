@@ -132,6 +132,20 @@ def validate_model(cls) -> list[str]:
                     dist.to_internal_repr(cls.paper_params[pname])):
                 out.append(f"paper_params[{pname!r}]={cls.paper_params[pname]!r} lies outside "
                            f"search_space({profile!r})")
+        try:
+            points = cls.starting_points(profile)
+        except Exception as exc:
+            out.append(f"starting_points({profile!r}) raised {type(exc).__name__}: {exc}")
+            continue
+        for i, point in enumerate(points):
+            for pname, value in point.items():
+                dist = space.get(pname)
+                if not isinstance(dist, optuna.distributions.BaseDistribution):
+                    out.append(f"starting_points({profile!r})[{i}] sets {pname!r}, which is not "
+                               f"in search_space({profile!r})")
+                elif not dist._contains(dist.to_internal_repr(value)):
+                    out.append(f"starting_points({profile!r})[{i}][{pname!r}]={value!r} lies "
+                               f"outside search_space({profile!r})")
     return out
 
 

@@ -1,7 +1,8 @@
 """Optuna tuning: one study per (cell, fold), the same trial budget for every model.
 
-The paper's hyper-parameters are enqueued as the first trial; the rest come from
-a seeded TPE sampler over the model's declared search space. Models report
+The paper's hyper-parameters are enqueued as the first trial, then the model's
+declared starting points (``Model.starting_points``); the rest come from a seeded
+TPE sampler over the model's declared search space. Models report
 per-epoch validation scores through ``FitContext.report``; a median pruner
 stops hopeless trials. Only the validation split is scored here: the best
 trial's fitted model is kept in memory and predicts the test split once,
@@ -72,6 +73,8 @@ def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, 
     paper = {k: v for k, v in model_cls.default_params().items() if k in space}
     if paper:
         study.enqueue_trial(paper)
+    for point in model_cls.starting_points(ctx.profile):
+        study.enqueue_trial({k: v for k, v in point.items() if k in space})
 
     best: dict = {"model": None, "value": -math.inf}
     errors: list[str] = []

@@ -76,6 +76,61 @@ def test_invalid_metadata_names_plugin_and_field():
     assert "at least two classes" in reasons["p3"]
 
 
+def test_starting_points_must_lie_in_the_search_space():
+    class Outside(GoodModel):
+        name = "outside"
+
+        @classmethod
+        def starting_points(cls, profile="default"):
+            return [{"a": 2.0}, {"a": 99.0}]
+
+    class Unknown(GoodModel):
+        name = "unknown-key"
+
+        @classmethod
+        def starting_points(cls, profile="default"):
+            return [{"b": 1}]
+
+    reg = load_registry([(plugin(emobench_register_models=lambda: [Outside]), origin("p1")),
+                         (plugin(emobench_register_models=lambda: [Unknown]), origin("p2"))])
+    reasons = {o.entry_point: r for o, r in reg.failures}
+    assert "starting_points('smoke')[1]['a']=99.0 lies outside search_space" in reasons["p1"]
+    assert "sets 'b', which is not in search_space" in reasons["p2"]
+    assert not reg.models.keys() & {"outside", "unknown-key"}
+
+
+def test_tuning_tries_paper_then_starting_points_then_sampler():
+    from emobench.data import Task as T
+    from emobench.model import FitContext
+    from emobench.tuning import tune
+
+    tried = []
+
+    class Probe(GoodModel):
+        name = "probe"
+
+        @classmethod
+        def starting_points(cls, profile="default"):
+            return [{"a": 7.5}] if profile == "default" else []
+
+        def fit(self, train, valid, ctx):
+            tried.append(self.params["a"])
+            return self
+
+        def predict(self, samples):
+            return [0.0] * len(samples)
+
+    ctx = FitContext(task=T("t", "regression"), modalities={}, profile="default", seed=0,
+                     score=lambda samples, preds: -abs(tried[-1] - 7.5))
+    result = tune(Probe, [], [], ctx, trials=4, seed=0)
+    assert tried[:2] == [1.0, 7.5] and len(tried) == 4
+    assert all(0.1 <= a <= 10.0 for a in tried[2:]) and set(tried[2:]).isdisjoint({1.0, 7.5})
+    assert result.params["a"] == 7.5 and result.n_trials == 4
+    tried.clear()
+    tune(Probe, [], [], ctx.__class__(**{**ctx.__dict__, "profile": "smoke"}), trials=2, seed=0)
+    assert tried[0] == 1.0 and tried[1] != 7.5
+
+
 def test_duplicate_names_are_rejected_with_the_first_owner():
     reg = load_registry([(plugin(emobench_register_models=lambda: [GoodModel]), origin("a")),
                          (plugin(emobench_register_models=lambda: [GoodModel]), origin("b"))])
