@@ -208,3 +208,15 @@ def test_paper_params_validate_against_the_registry_rules():
     from emobench.plugins import validate_model
 
     assert validate_model(emop3d.EmoP3D) == []
+
+
+def test_adam_starting_point_learns_and_bad_optimizer_is_named():
+    ctx = FitContext(task=TASK, modalities={}, profile="smoke", seed=0, score=accuracy_score)
+    (point,) = emop3d.EmoP3D.starting_points("smoke")
+    assert point["optimizer"] == "adam" and emop3d.EmoP3D.starting_points("paper") == []
+    model = emop3d.EmoP3D(**SMALL, **{**point, "lr": 1e-3}, epochs=4, clip_budget=None)
+    model.fit(make_videos(16, 1), make_videos(6, 2), ctx)
+    test = make_videos(10, 3)
+    assert accuracy_score(test, model.predict(test)) >= 0.9
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        emop3d.EmoP3D(**SMALL, optimizer="rmsprop", epochs=1).fit(make_videos(2, 6), [], ctx)
