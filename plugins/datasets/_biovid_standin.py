@@ -40,7 +40,10 @@ class Scale:
 
 SCALES = {
     "tiny": Scale(6, 1, (128, 96), 23, 1),
-    "small": Scale(18, 2, (160, 120), 10, 2),
+    # Enough subjects that pixel models trained from scratch (EmoP3D, frame-cnn)
+    # see identity variety beyond the face they memorise: with 18 subjects they
+    # stayed at chance, with 40+ they learn (docs/corpora/biovid.md).
+    "small": Scale(48, 3, (160, 120), 10, 2),
     "full": Scale(87, 20, (320, 240), 2, 2),
 }
 NON_EXPRESSIVE_GAIN = 0.3
