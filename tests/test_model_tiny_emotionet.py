@@ -238,3 +238,20 @@ def test_same_conv_matches_torch_conv(out, k):
     g2 = torch.autograd.grad(ref.square().sum(), [x, conv.weight])
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_the_label_lag_can_be_read_off_the_filter(data, fitted):
+    """Trained without the delay shift, the filter puts its weight on the taps
+    0.5 s (5 steps) before the output step, where the annotator's cue was;
+    with the shift the weight sits at offset 0."""
+    train, valid, _ = data
+
+    def peak_offset(model) -> int:
+        w, _ = model.effective_filter()
+        left, _ = model.net_.context
+        return int(np.argmax(np.abs(w[:3]).sum(0))) - left
+
+    unshifted = te.TinyEmotioNet(kernel=15, lr=1e-2, epochs=120, label_delay=0.0)
+    unshifted.fit(train, valid, ctx())
+    assert peak_offset(unshifted) == -round(DELAY_S * TASK.rate)
+    assert peak_offset(fitted) == 0
