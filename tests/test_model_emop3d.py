@@ -220,3 +220,51 @@ def test_adam_starting_point_learns_and_bad_optimizer_is_named():
     assert accuracy_score(test, model.predict(test)) >= 0.9
     with pytest.raises(ValueError, match="optimizer='rmsprop'"):
         emop3d.EmoP3D(**SMALL, optimizer="rmsprop", epochs=1).fit(make_videos(2, 6), [], ctx)
+
+
+FRAME_TASK = Task("side", "classification", level="frame", classes=("left", "right"),
+                  metric="accuracy")
+
+
+def make_frame_videos(n, seed, frames=40, labels_per_frame=1):
+    """The blob sits left until a per-video switch frame, then right; the labels
+    say which side per frame (or per half frame: ``labels_per_frame=2``)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        switch = int(rng.integers(12, frames - 12))
+        video = rng.integers(0, 60, size=(frames, SIZE, SIZE)).astype(np.uint8)
+        side = (np.arange(frames) >= switch).astype(np.int64)
+        for t in range(frames):
+            y, x = 4 + (t % 6), (3 if side[t] == 0 else 12) + int(rng.integers(0, 3))
+            video[t, y:y + 5, x:x + 5] = 230
+        rec = Recording(f"f{seed}_{i}", f"s{i % 4}",
+                        labels={"side": np.repeat(side, labels_per_frame)},
+                        streams={"video": (lambda v=video, **kw: v)})
+        out.append(Sample(rec, FRAME_TASK, {"face_video": "video"}))
+    return out
+
+
+def frame_accuracy(samples, preds):
+    return float(np.mean(np.concatenate([np.asarray(s.y) == p for s, p in zip(samples, preds)])))
+
+
+def test_frame_level_task_trains_on_centre_labels_and_predicts_every_label_step():
+    ctx = FitContext(task=FRAME_TASK, modalities={}, profile="smoke", seed=0, score=frame_accuracy)
+    model = emop3d.EmoP3D(**SMALL, optimizer="adam", lr=1e-3, batch_size=8, epochs=6,
+                          clip_budget=None).fit(make_frame_videos(12, 1), make_frame_videos(4, 2), ctx)
+    # 40 frames, clips of 8 every 4 (the tail covered): 9 clips, each labelled
+    # with its centre frame's side
+    clips, labels = model._labelled_clips(make_frame_videos(1, 3)[0], True)
+    assert len(clips) == len(labels) == 9
+    test = make_frame_videos(6, 4)
+    preds = model.predict(test)
+    assert [p.shape for p in preds] == [(40,)] * 6 and preds[0].dtype == np.int64
+    # the switch frame is blurred over a clip's length at most; chance is ~0.5
+    assert frame_accuracy(test, preds) >= 0.8
+    # label streams at another rate still get one prediction per label step
+    double = make_frame_videos(2, 5, labels_per_frame=2)
+    probs = model.predict_proba(double)
+    assert probs[0].shape == (80, 2)
+    np.testing.assert_allclose(probs[0][0::2], probs[0][1::2])
+    np.testing.assert_allclose(probs[0].sum(1), 1.0)

@@ -4,7 +4,9 @@
 WS3D -> norm -> weighted max pool -> norm -> WS3D -> norm -> Linear(classes)
 (979,590 parameters for 6 classes), momentum SGD lr 1.5e-4 decayed x0.1 every
 15 epochs, batch 100, sparse cross-entropy. Clip probabilities are averaged to
-one prediction per video. The number of classes is read from the task, so any
+one prediction per video; for a frame-level task each clip is trained on its
+centre frame's class and each frame gets the mean of the clips covering it.
+The number of classes is read from the task, so any
 face-video corpus works unchanged. See docs/models.md for reconstruction
 choices and original-protocol flags.
 """
@@ -22,7 +24,7 @@ from torch.nn import functional as F
 from emobench import hookimpl
 from emobench.data import Sample, Task
 from emobench.model import FitContext, Model, Streamer
-from emobench.video import take_clips
+from emobench.video import sample_clips, take_clips
 
 from emobench_plugins.models._pyranet import EmoP3DNet
 from emobench_plugins.models._torch_training import resolve_epochs, seed_everything, train_epochs
@@ -50,13 +52,13 @@ def gray_frames(frames: np.ndarray, size: int, where: str) -> np.ndarray:
 
 class EmoP3D(Model):
     name = "emop3d"
-    version = "1"
+    version = "2"  # 2: frame-level tasks, Adam in the search space, 2,000-clip default budget
     paper = PAPER
     description = ("3DPyraNet weighted-sum 3D layers with pyramidal pooling on 16x100x100 "
                    "grey face clips; clip probabilities averaged per video")
     consumes = ("face_video",)
     task_kinds = ("classification",)
-    levels = ("clip",)
+    levels = ("clip", "frame")
     paper_params = {
         "lr": 1.5e-4, "momentum": 0.9, "decay_every": 15, "decay_rate": 0.1, "batch_size": 100,
         "weight_decay": 0.0, "clip_len": 16, "stride": 8, "size": 100, "maps": 3,
@@ -124,6 +126,38 @@ class EmoP3D(Model):
         p = self.params
         return take_clips(self._frames(sample), int(p["clip_len"]), int(p["stride"]))
 
+    def _frame_windows(self, n_frames: int) -> list[slice]:
+        # Frame-level tasks need every frame covered, the tail included.
+        p = self.params
+        return sample_clips(n_frames, int(p["clip_len"]), int(p["stride"]), cover_tail=True)
+
+    @staticmethod
+    def _label_index(n_frames: int, n_labels: int) -> np.ndarray:
+        """For each video frame, the label step it falls on (labels and frames
+        may differ in count, e.g. a label stream at another rate)."""
+        return np.minimum(np.arange(n_frames) * n_labels // max(n_frames, 1), n_labels - 1)
+
+    def _labelled_clips(self, sample: Sample, frame_level: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Training clips and one class per clip: the video's class, or for a
+        frame-level task the class of the clip's centre frame."""
+        y = np.atleast_1d(np.asarray(sample.y)).reshape(-1)
+        if not frame_level:
+            clips = self.clips(sample)
+            labels = np.full(len(clips), int(y[0]))
+        else:
+            frames = self._frames(sample)
+            windows = self._frame_windows(len(frames))
+            clips = take_clips(frames, int(self.params["clip_len"]), int(self.params["stride"]),
+                               cover_tail=True)
+            at = self._label_index(len(frames), len(y))
+            centres = [min(w.start + (w.stop - w.start) // 2, len(frames) - 1) for w in windows]
+            labels = y[at[centres]].astype(np.int64)
+        bad = labels[(labels < 0) | (labels >= self.n_classes_)]
+        if len(bad):
+            raise ValueError(f"emop3d: label {bad[0]!r} of sample {sample.id!r} is outside the "
+                             f"{self.n_classes_} classes of task {sample.task.name!r}")
+        return clips, labels
+
     # -- training ---------------------------------------------------------------
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "EmoP3D":
         if not train:
@@ -135,18 +169,16 @@ class EmoP3D(Model):
         rng = seed_everything(ctx.seed)
         self.n_classes_ = len(classes)
         p = self.params
+        self.frame_level_ = ctx.task.level == "frame"
         xs, ys = [], []
         cap = p.get("max_clips_per_video")
         for s in train:
-            label = int(s.y)
-            if not 0 <= label < self.n_classes_:
-                raise ValueError(f"emop3d: label {s.y!r} of sample {s.id!r} is outside the "
-                                 f"{self.n_classes_} classes of task {ctx.task.name!r}")
-            c = self.clips(s)
+            c, labels = self._labelled_clips(s, self.frame_level_)
             if cap and len(c) > cap:
-                c = c[np.linspace(0, len(c) - 1, int(cap)).round().astype(int)]
+                keep = np.linspace(0, len(c) - 1, int(cap)).round().astype(int)
+                c, labels = c[keep], labels[keep]
             xs.append(c)
-            ys.append(np.full(len(c), label))
+            ys.append(labels)
         X = np.concatenate(xs)
         Y = torch.from_numpy(np.concatenate(ys).astype(np.int64))
         self.net_ = self._net(self.n_classes_).to(ctx.device)
@@ -208,7 +240,38 @@ class EmoP3D(Model):
             out.append(torch.softmax(self.net_(xb[:, None]).double(), -1).cpu().numpy())
         return np.concatenate(out)
 
+    def frame_probabilities(self, sample: Sample) -> np.ndarray:
+        """(n_labels, n_classes): each frame gets the mean probability of the
+        clips covering it, then each label step the value of its frames' mean."""
+        frames = self._frames(sample)
+        windows = self._frame_windows(len(frames))
+        probs = self.clip_probabilities(take_clips(
+            frames, int(self.params["clip_len"]), int(self.params["stride"]), cover_tail=True))
+        total = np.zeros((len(frames), probs.shape[1]))
+        count = np.zeros(len(frames))
+        for w, pr in zip(windows, probs):
+            total[w.start:min(w.stop, len(frames))] += pr
+            count[w.start:min(w.stop, len(frames))] += 1
+        per_frame = total / count[:, None]
+        try:
+            n_labels = len(np.atleast_1d(sample.y))
+        except KeyError:  # unlabelled: one prediction per frame
+            return per_frame
+        at = self._label_index(len(frames), n_labels)
+        out = np.zeros((n_labels, per_frame.shape[1]))
+        np.add.at(out, at, per_frame)
+        hits = np.bincount(at, minlength=n_labels)
+        # label steps no frame falls on (more labels than frames) take the nearest frame's
+        empty = hits == 0
+        out[~empty] /= hits[~empty, None]
+        if empty.any():
+            nearest = np.minimum(np.arange(n_labels)[empty] * len(frames) // n_labels, len(frames) - 1)
+            out[empty] = per_frame[nearest]
+        return out
+
     def predict_proba(self, samples: list[Sample]) -> list[np.ndarray]:
+        if getattr(self, "frame_level_", False):
+            return [self.frame_probabilities(s) for s in samples]
         out = []
         for s in samples:
             probs = self.clip_probabilities(self.clips(s))
@@ -220,6 +283,8 @@ class EmoP3D(Model):
         return out
 
     def predict(self, samples: list[Sample]) -> list:
+        if getattr(self, "frame_level_", False):
+            return [p.argmax(1).astype(np.int64) for p in self.predict_proba(samples)]
         return [int(np.argmax(p)) for p in self.predict_proba(samples)]
 
     def streamer(self, kind: str, task: Task, **spec) -> "ClipStreamer":
