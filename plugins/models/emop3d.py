@@ -126,10 +126,11 @@ class EmoP3D(Model):
         p = self.params
         return take_clips(self._frames(sample), int(p["clip_len"]), int(p["stride"]))
 
-    def _frame_windows(self, n_frames: int) -> list[slice]:
-        # Frame-level tasks need every frame covered, the tail included.
+    def _covering_clips(self, frames: np.ndarray) -> tuple[list[slice], np.ndarray]:
+        """Windows and clips covering every frame, the tail included (frame-level tasks)."""
         p = self.params
-        return sample_clips(n_frames, int(p["clip_len"]), int(p["stride"]), cover_tail=True)
+        windows = sample_clips(len(frames), int(p["clip_len"]), int(p["stride"]), cover_tail=True)
+        return windows, take_clips(frames, int(p["clip_len"]), int(p["stride"]), cover_tail=True)
 
     @staticmethod
     def _label_index(n_frames: int, n_labels: int) -> np.ndarray:
@@ -146,9 +147,7 @@ class EmoP3D(Model):
             labels = np.full(len(clips), int(y[0]))
         else:
             frames = self._frames(sample)
-            windows = self._frame_windows(len(frames))
-            clips = take_clips(frames, int(self.params["clip_len"]), int(self.params["stride"]),
-                               cover_tail=True)
+            windows, clips = self._covering_clips(frames)
             at = self._label_index(len(frames), len(y))
             centres = [min(w.start + (w.stop - w.start) // 2, len(frames) - 1) for w in windows]
             labels = y[at[centres]].astype(np.int64)
@@ -166,9 +165,12 @@ class EmoP3D(Model):
         if ctx.task.kind != "classification" or len(classes) < 2:
             raise ValueError(f"emop3d: needs a classification task with classes, got "
                              f"{ctx.task.name!r} ({ctx.task.kind})")
+        p = self.params
+        if p["optimizer"] not in ("sgd", "adam"):  # checked before decoding any video
+            raise ValueError(f"emop3d: parameter optimizer={p['optimizer']!r} must be 'sgd' or "
+                             f"'adam'")
         rng = seed_everything(ctx.seed)
         self.n_classes_ = len(classes)
-        p = self.params
         self.frame_level_ = ctx.task.level == "frame"
         xs, ys = [], []
         cap = p.get("max_clips_per_video")
@@ -182,9 +184,6 @@ class EmoP3D(Model):
         X = np.concatenate(xs)
         Y = torch.from_numpy(np.concatenate(ys).astype(np.int64))
         self.net_ = self._net(self.n_classes_).to(ctx.device)
-        if p["optimizer"] not in ("sgd", "adam"):
-            raise ValueError(f"emop3d: parameter optimizer={p['optimizer']!r} must be 'sgd' or "
-                             f"'adam'")
         if p["optimizer"] == "adam":
             # not in the paper: short CPU budgets leave momentum SGD at chance
             opt = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]),
@@ -244,9 +243,8 @@ class EmoP3D(Model):
         """(n_labels, n_classes): each frame gets the mean probability of the
         clips covering it, then each label step the value of its frames' mean."""
         frames = self._frames(sample)
-        windows = self._frame_windows(len(frames))
-        probs = self.clip_probabilities(take_clips(
-            frames, int(self.params["clip_len"]), int(self.params["stride"]), cover_tail=True))
+        windows, clips = self._covering_clips(frames)
+        probs = self.clip_probabilities(clips)
         total = np.zeros((len(frames), probs.shape[1]))
         count = np.zeros(len(frames))
         for w, pr in zip(windows, probs):
