@@ -13,8 +13,8 @@ import functools
 import hashlib
 import json
 import os
-import sys
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path

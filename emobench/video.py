@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from dataclasses import replace, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 

@@ -12,8 +12,6 @@ outer lips 48-59, inner lips 60-65).
 """
 from __future__ import annotations
 
-
-
 import cv2
 import numpy as np
 
@@ -247,7 +245,6 @@ def render_face(subject: Subject, au_row: np.ndarray, *, size=(320, 240), pose=(
 
     skin = np.asarray(g.skin_bgr, float)
     hair = np.asarray(g.hair_bgr, float)
-
     proj = lambda p: _project(np.atleast_2d(np.asarray(p, float)), pose, box)  # noqa: E731
 
     # neck and hair behind the head
