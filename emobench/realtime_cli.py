@@ -80,7 +80,7 @@ def annotate_command(
 ) -> None:
     """Annotate a video (or camera) with a model: per-frame and per-second emotion records."""
     from emobench.realtime.annotate import STAGES, AnnotateError, annotate_video
-    from emobench.video import MediaError
+    from emobench.media import MediaError
 
     if (video is None) == (camera is None):
         raise typer.BadParameter("give either VIDEO or --camera INDEX", param_hint="VIDEO")

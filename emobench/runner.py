@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from emobench import datasource, provenance
-from emobench.cache import content_key
+from emobench.media import content_key
 from emobench.cells import Cell, Skip
 from emobench.data import Sample, Task
 from emobench.dataset import read_standin_marker
@@ -250,8 +250,8 @@ def _store(url: str) -> Store:
 
 
 def _io_counters() -> dict:
-    from emobench.cache import default_cache
-    from emobench.video import video_stats
+    from emobench.media import default_cache
+    from emobench.media import video_stats
 
     return {**video_stats(), **default_cache().stats()}
 

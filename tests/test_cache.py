@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emobench import cache as C
-from emobench.cache import ArrayCache, CacheError, content_key
+from emobench.media import cache as C
+from emobench.media import ArrayCache, CacheError, content_key
 
 
 # ---------------------------------------------------------------- content_key

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from emobench import video as V
-from emobench.cache import ArrayCache
-from emobench.video_synth import face_frames, write_face_video
+from emobench import media as V
+from emobench.media import ArrayCache
+from emobench.sim.video_synth import face_frames, write_face_video
 
 N = 30
 

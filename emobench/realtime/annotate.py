@@ -253,7 +253,7 @@ def _open_source(source):
     """(frame iterator, info) for a file path or a camera index."""
     import cv2
 
-    from emobench.video import MediaError, iter_frames, video_info
+    from emobench.media import MediaError, iter_frames, video_info
 
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         cap = cv2.VideoCapture(int(source))
@@ -304,7 +304,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     """
     import torch
 
-    from emobench.video import FaceDetector, FaceTracker, crop_face
+    from emobench.media import FaceDetector, FaceTracker, crop_face
 
     if threads:
         torch.set_num_threads(int(threads))

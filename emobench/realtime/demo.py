@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emobench.video_synth import astronaut_head
+from emobench.sim.video_synth import astronaut_head
 
 __all__ = ["astronaut_frames", "write_astronaut_video"]
 

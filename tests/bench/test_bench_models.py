@@ -19,7 +19,7 @@ import torch
 from emobench.data import Modality, Recording, Sample, Task
 from emobench.model import FitContext
 from emobench_plugins.models import emop3d, tiny_emotionet
-from emobench_plugins.models._pyranet import EmoP3DNet
+from emobench_plugins.models.emop3d.pyranet import EmoP3DNet
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from emobench.plugins import registry
 from emobench.profiling import BACKENDS
 from emobench.realtime import annotate_video
 from emobench.realtime.demo import astronaut_frames, write_astronaut_video
-from emobench.video import FaceDetector, FaceTracker, crop_face
+from emobench.media import FaceDetector, FaceTracker, crop_face
 
 SIZE = (480, 640)
 N_FRAMES = 90

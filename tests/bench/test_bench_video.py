@@ -15,9 +15,9 @@ import time
 import cv2
 import pytest
 
-from emobench import video as V
-from emobench.cache import ArrayCache
-from emobench.video_synth import write_face_video
+from emobench import media as V
+from emobench.media import ArrayCache
+from emobench.sim.video_synth import write_face_video
 
 N_FRAMES = 150  # 6 s at 25 fps, 640x480
 N_PIPE = 50

@@ -1,0 +1,28 @@
+"""The media room: decoding, face detection and cropping, clip sampling, the array cache.
+
+Shared by every video corpus and by the real-time pipeline. The pipeline is::
+
+    decode (cv2.VideoCapture, every ``frame_step``-th frame)          decode.py
+      -> FaceTracker (Haar detection every ``detect_every`` frames, main face
+         kept, box smoothed between detections, centre crop when no face)   faces.py
+      -> crop_face (margin, output aspect, resize, optional gray)     faces.py
+      -> ArrayCache entry keyed by (file, spec, pipeline version)     clips.py, cache.py
+
+Bad media raise :class:`MediaError` naming the file. See docs/video.md for
+parameters, the fallback rules and measured speed.
+"""
+
+from .cache import ArrayCache, CacheError, content_key, default_cache
+from .clips import (FaceClip, FaceClipSpec, face_clip, preprocess_frames, preprocess_video,
+                    sample_clips, take_clips, track_and_crop)
+from .decode import (PIPELINE_VERSION, FaceDetectorUnavailable, MediaError, iter_frames, read_frames,
+                     read_image, reset_video_stats, video_info, video_stats)
+from .faces import Box, FaceDetector, FaceTracker, crop_face
+
+__all__ = [
+    "MediaError", "FaceDetectorUnavailable", "Box", "FaceDetector", "FaceTracker", "FaceClipSpec",
+    "FaceClip", "iter_frames", "read_frames", "read_image", "video_info", "crop_face",
+    "track_and_crop", "preprocess_frames", "preprocess_video", "face_clip", "sample_clips",
+    "take_clips", "video_stats", "reset_video_stats", "PIPELINE_VERSION",
+    "ArrayCache", "CacheError", "content_key", "default_cache",
+]

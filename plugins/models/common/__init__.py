@@ -1,0 +1,1 @@
+"""Helpers shared by the built-in model plugins (training loops, input matrices)."""
