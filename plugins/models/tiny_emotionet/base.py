@@ -1,0 +1,237 @@
+"""The frame-level convolutional models' shared fit / predict (the paper's Keras set-up)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from emobench.data import Modality, Sample, Task
+from emobench.model import FitContext, Model
+
+from emobench_plugins.models.common.torch_training import (
+    Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
+    resolve_epochs, seed_everything, series, train_epochs)
+from emobench_plugins.models.tiny_emotionet.nets import count_parameters
+from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, learn_postprocess
+
+from .streaming import ConvStreamer
+
+
+PAPER = ("Pandit, Schmitt, Cummins, Schuller: I see it in your eyes: Training the "
+         "shallowest-possible CNN to recognise emotions and pain from muted web-assisted "
+         "in-the-wild video-chats in real-time. Information Processing & Management 57(6) "
+         "102347, 2020. doi:10.1016/j.ipm.2020.102347")
+
+# Annotation delay of the SEWA gold standard (seconds), used when a recording's
+# meta has no ``label_delay_s`` entry for the task.
+PAPER_LABEL_DELAY_S = {"arousal": 4.0, "valence": 2.8}
+SEWA_FEATURES = 37
+UNBC_FEATURES = 14
+
+
+def _ccc_avec_concat(golds: list[np.ndarray], preds: list[np.ndarray]) -> float:
+    from emobench.metrics import ccc_avec
+
+    return float(ccc_avec(np.concatenate(golds), np.concatenate(preds)))
+
+
+# Training settings shared by both architectures (the paper's Keras set-up).
+_TRAINING_PARAMS = {
+    "l1_kernel": 0.0, "l1_bias": 0.0, "loss": "ccc", "lr": 1e-3, "batch_size": None,
+    "pad_mode": "tile", "seq_len": None, "label_delay": "auto", "postprocess": False,
+    "standardize": False, "train_noise": 0.0, "selection": "task", "epochs": None,
+    "eval_every": 1,
+}
+
+
+class _FrameConvModel(Model):
+    """Shared fit / predict / streaming of the frame-level convolutional models."""
+
+    consumes: ClassVar[tuple[str, ...]] = ("features", "au_series")
+    consumes_any = True
+    task_kinds = ("regression",)
+    levels = ("frame",)
+    paper = PAPER
+    default_features: ClassVar[int] = SEWA_FEATURES
+
+    # -- architecture -------------------------------------------------------
+    def _build(self, n_features: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def _features_of(cls, modalities: dict[str, Modality] | None) -> int:
+        if not modalities:
+            return cls.default_features
+        found = cls.resolve_inputs(modalities)
+        if not found:
+            raise ValueError(f"model {cls.name!r}: the dataset has none of "
+                             f"{', '.join(cls.consumes)}")
+        mod = modalities[next(iter(found.values()))]
+        width = mod.shape[-1] if mod.shape else None
+        if width is None and mod.channels:
+            width = len(mod.channels)
+        if width is None:
+            raise ValueError(f"model {cls.name!r}: modality {next(iter(found.values()))!r} "
+                             "does not declare its number of columns")
+        return int(width)
+
+    @classmethod
+    def param_count(cls, modalities=None, task=None) -> int:
+        return count_parameters(cls()._build(cls._features_of(modalities)))
+
+    def torch_module(self, modalities=None, task=None):
+        n = self._features_of(modalities)
+        net = self.net_ if getattr(self, "net_", None) is not None else self._build(n)
+        n = net.conv.in_channels
+        # one streaming inference: the receptive field that yields the newest output step
+        return net.eval(), torch.zeros(1, int(type(self).realtime["window"]), n)
+
+    # -- resolved hyper-parameters -----------------------------------------
+    def _setting(self, key: str, n_features: int):
+        return self.params[key]
+
+    def _epochs(self, ctx: FitContext, n_features: int) -> int:
+        return resolve_epochs(self.params, ctx, 3, 100, 1000)
+
+    def _delay_steps(self, sample: Sample | None, task: Task, rate: float | None = None) -> int:
+        delay = self.params.get("label_delay", "auto")
+        if delay == "auto":
+            meta = sample.recording.meta if sample is not None else {}
+            table = meta.get("label_delay_s", {}) or {}
+            delay = table.get(task.name, PAPER_LABEL_DELAY_S.get(task.name, 0.0))
+        rate = rate or task.rate or 10.0
+        return int(round(float(delay) * float(rate)))
+
+    # -- data -------------------------------------------------------------
+    def _label_len(self, sample: Sample, n: int) -> int:
+        try:
+            return len(np.atleast_1d(sample.y))
+        except KeyError:
+            return n
+
+    def _x(self, sample: Sample) -> np.ndarray:
+        kind = input_kind(self.name, self.consumes, sample)
+        x = series(sample, kind, self.name)
+        if x.shape[1] != self.n_features_:
+            raise ValueError(f"model {self.name!r}: sample {sample.id!r} has {x.shape[1]} "
+                             f"columns in {kind!r}, the model was fitted on {self.n_features_}")
+        return self.scaler_(x)
+
+    def _target(self, sample: Sample, n: int) -> np.ndarray:
+        y = np.asarray(sample.y, dtype=np.float32).reshape(-1)
+        y = np.nan_to_num(y[:n]) if len(y) >= n else np.concatenate(
+            [np.nan_to_num(y), np.full(n - len(y), y[-1] if len(y) else 0.0, np.float32)])
+        d = self._delay_steps(sample, sample.task)
+        if d <= 0:
+            return y
+        # Labels lag the face: the target at step t is the label at t + d; the
+        # freed tail is zero-filled as in the original.
+        out = np.zeros_like(y)
+        out[:max(0, n - d)] = y[d:]
+        return out
+
+    # -- training -----------------------------------------------------------
+    def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "Model":
+        if not train:
+            raise ValueError(f"model {self.name!r}: no training samples")
+        rng = seed_everything(ctx.seed)
+        self.task_ = ctx.task
+        kind = input_kind(self.name, self.consumes, train[0])
+        raw_x = [series(s, kind, self.name) for s in train]
+        n_features = raw_x[0].shape[1]
+        self.n_features_ = n_features
+        self.channels_ = channel_names(ctx, train[0], kind, n_features)
+        self.scaler_ = Standardizer(np.concatenate(raw_x), enabled=bool(self.params["standardize"]))
+        xs = [self.scaler_(x) for x in raw_x]
+        ys = [self._target(s, len(x)) for s, x in zip(train, xs)]
+        self.net_ = self._build(n_features).to(ctx.device)
+        self.postprocess_ = PostProcess()
+
+        mode = self.params["pad_mode"]
+        seq_len = self.params.get("seq_len") or None
+        X, mask = pad_sequences(xs, mode, seq_len)
+        Y, _ = pad_sequences(ys, mode, seq_len)
+        noise_sd = float(self.params.get("train_noise") or 0.0)
+        if noise_sd > 0:
+            # One fixed noise pattern added to every training sequence, as the
+            # pain scripts did (drawn once, not per epoch).
+            X = X + rng.normal(0.0, noise_sd, size=X.shape[1:]).astype(np.float32)
+        device = ctx.device
+        X_t, Y_t, M_t = (torch.from_numpy(a).to(device) for a in (X, Y, mask))
+
+        lr = float(self._setting("lr", n_features))
+        opt = torch.optim.RMSprop(self.net_.parameters(), lr=lr, alpha=0.9, eps=1e-7)
+        loss_fn = ccc_loss if self.params["loss"] == "ccc" else masked_mse
+        if self.params["loss"] not in ("ccc", "mse"):
+            raise ValueError(f"model {self.name!r}: loss must be 'ccc' or 'mse', got "
+                             f"{self.params['loss']!r}")
+        l1_k = float(self._setting("l1_kernel", n_features))
+        l1_b = float(self._setting("l1_bias", n_features))
+        batch = self._setting("batch_size", n_features)
+        n = len(X_t)
+
+        def step(epoch: int) -> None:
+            order = rng.permutation(n) if batch else np.arange(n)
+            size = int(batch) if batch else n
+            for start in range(0, n, size):
+                idx = torch.from_numpy(order[start:start + size]).to(device)
+                opt.zero_grad()
+                loss = loss_fn(self.net_(X_t[idx]), Y_t[idx], M_t[idx])
+                if l1_k:
+                    loss = loss + l1_k * self.net_.conv.weight.abs().sum()
+                if l1_b:
+                    loss = loss + l1_b * self.net_.conv.bias.abs().sum()
+                loss.backward()
+                opt.step()
+
+        evaluate = None
+        if valid:
+            vx = [self._x(s) for s in valid]
+            golds = [np.asarray(s.y, dtype=np.float64).reshape(-1) for s in valid]
+
+            def score_preds(preds: list[np.ndarray]) -> float:
+                if self.params.get("selection", "task") == "ccc_avec":
+                    return _ccc_avec_concat(golds, preds)
+                return float(ctx.score(valid, preds))
+
+            def evaluate() -> float:
+                return score_preds([self._finish(self._raw(x), s) for x, s in zip(vx, valid)])
+
+        self.history_ = train_epochs(self.net_, self._epochs(ctx, n_features), step, evaluate,
+                                     ctx, eval_every=int(self.params.get("eval_every") or 1))
+        if valid and self.params.get("postprocess"):
+            raws = [self._finish(self._raw(x), s) for x, s in zip(vx, valid)]
+            self.postprocess_ = learn_postprocess(raws, golds, score_preds)
+        self.history_["postprocess"] = self.postprocess_.to_dict()
+        return self
+
+    # -- inference ----------------------------------------------------------
+    @torch.no_grad()
+    def _raw(self, x: np.ndarray) -> np.ndarray:
+        """Network output in the input's time frame (before the delay shift-back)."""
+        dev = next(self.net_.parameters()).device
+        return self.net_(torch.from_numpy(x)[None].to(dev))[0].double().cpu().numpy()
+
+    def _finish(self, raw: np.ndarray, sample: Sample) -> np.ndarray:
+        """Shift back by the label delay (edge-filled head), fit to the label length."""
+        n = self._label_len(sample, len(raw))
+        d = self._delay_steps(sample, sample.task)
+        idx = np.clip(np.arange(n) - d, 0, len(raw) - 1)
+        return raw[idx]
+
+    def predict(self, samples: list[Sample]) -> list:
+        if getattr(self, "net_", None) is None:
+            raise RuntimeError(f"model {self.name!r}: predict() before fit()")
+        self.net_.eval()
+        return [self.postprocess_.apply(self._finish(self._raw(self._x(s)), s))
+                for s in samples]
+
+    # -- streaming ------------------------------------------------------------
+    def streamer(self, kind: str, task: Task, **spec) -> "ConvStreamer":
+        if getattr(self, "net_", None) is None:
+            raise RuntimeError(f"model {self.name!r}: streamer() before fit()")
+        return ConvStreamer(self, kind, task, **spec)
+
+
