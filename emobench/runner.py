@@ -410,7 +410,7 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: i
         it = executors.processes(execute, todo, jobs)
     else:
         it = executors.inline(execute, todo)
-    for outcome in _progress(it, len(todo), progress):
+    for outcome in _progress(it, todo, progress):
         for k, v in outcome.io.items():
             summary.io[k] = summary.io.get(k, 0) + v
         if outcome.status == "done":
@@ -432,7 +432,19 @@ def _optuna_default(store_url: str) -> str | None:
     return store_url
 
 
-def _progress(it, total: int, enabled: bool):
+def _progress(it, todo: list, enabled):
+    """``enabled``: True for a plain bar, or a reporter with ``start(jobs)``,
+    ``update(outcome)`` and ``close()`` (the CLI's, emobench.cli.progress)."""
+    if hasattr(enabled, "update"):
+        enabled.start(todo)
+        try:
+            for outcome in it:
+                enabled.update(outcome)
+                yield outcome
+        finally:
+            enabled.close()
+        return
+    total = len(todo)
     if not enabled or total == 0:
         yield from it
         return
