@@ -1,4 +1,4 @@
-"""Evaluation metrics, subject-level bootstrap confidence intervals, paired model comparison.
+"""Evaluation metrics: definitions, degenerate-input rules and the metric registry.
 
 Every metric takes ``(y_true, y_pred)`` array-likes (lists, numpy arrays, pandas Series)
 and returns a Python float. Definitions, conventions (pooled vs per-sequence CCC, ddof)
@@ -17,16 +17,17 @@ version:
 The scalar metrics are written on top of two small cores (centred moments for
 regression, the confusion matrix for classification). scikit-learn and scipy offer
 the same numbers, and the tests check against them; the cores exist because the
-cluster bootstrap below re-evaluates each metric from per-cluster sufficient
-statistics for all resamples at once, and sharing the core makes the vectorised
-bootstrap and the point estimate the same formula by construction.
+subject-level statistics (:mod:`emobench.stats`, built on :mod:`emobench.resampling`)
+re-evaluate each metric from per-subject sufficient statistics for all resamples,
+jackknife replicates or swap patterns at once, and sharing the core makes those and
+the point estimate the same formula by construction. The statistics' public names
+are re-exported from this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -40,6 +41,9 @@ __all__ = [
     "METRICS",
     "Metric",
     "PairedResult",
+    "PermutationResult",
+    "SeedSpread",
+    "SubjectCI",
     "accuracy",
     "bootstrap_ci",
     "bootstrap_distribution",
@@ -50,10 +54,15 @@ __all__ = [
     "get_metric",
     "macro_f1",
     "mae",
+    "format_p",
+    "holm",
     "paired_comparison",
+    "paired_permutation_test",
     "pearson",
     "register_metric",
     "rmse",
+    "seed_spread",
+    "subject_ci",
     "uar",
 ]
 
@@ -443,301 +452,27 @@ def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
     return metric
 
 
-# --------------------------------------------------------------------------- cluster bootstrap
+
+# --------------------------------------------------------------------------- statistics
 #
-# A resample draws n_clusters subjects with replacement and keeps all their items, so
-# it is fully described by how often each cluster was drawn. For the built-in metrics
-# the statistic of a resample is a function of count-weighted sums of per-cluster
-# sufficient statistics (moments, or confusion matrices), so all resamples reduce to
-# one (n_boot x n_clusters) @ (n_clusters x n_stats) product instead of n_boot
-# gathers of ~10^5 items. scipy.stats.bootstrap resamples items, not clusters, hence
-# this hand-written version. Any other callable falls back to gathering the items.
+# The subject-level statistics live in emobench.stats (and emobench.bootstrap); they
+# are re-exported here so that from emobench.metrics import bootstrap_ci keeps
+# working. The import is lazy because emobench.stats builds on this module.
 
-_MOMENT_RULES: dict[Callable, Callable[..., np.ndarray]] = {
-    ccc: _ccc_batch,
-    ccc_avec: _ccc_avec_batch,
-    pearson: _pearson_batch,
-    rmse: _rmse_batch,
-    mae: _mae_batch,
-}
-_CONFUSION_RULES: dict[Callable, Callable[[np.ndarray], np.ndarray]] = {
-    accuracy: _accuracy_batch,
-    uar: _uar_batch,
-    macro_f1: _macro_f1_batch,
-}
+_STATS_NAMES = frozenset({
+    "CI", "PairedResult", "PermutationResult", "SeedSpread", "SubjectCI", "bootstrap_ci",
+    "bootstrap_distribution", "format_p", "holm", "paired_comparison",
+    "paired_permutation_test", "seed_spread", "subject_ci",
+})
 
 
-@dataclasses.dataclass(frozen=True)
-class _Resolved:
-    name: str
-    fn: Callable[[Any, Any], float]
-    moment_rule: Callable[..., np.ndarray] | None = None
-    confusion_rule: Callable[[np.ndarray], np.ndarray] | None = None
-    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+def __getattr__(name: str) -> Any:
+    if name in _STATS_NAMES:
+        from emobench import stats
+
+        return getattr(stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _resolve(metric: str | Metric | Callable) -> _Resolved:
-    if isinstance(metric, str):
-        metric = get_metric(metric)
-    if isinstance(metric, Metric):
-        name, fn = metric.name, metric.fn
-    elif callable(metric):
-        fn = metric
-        name = getattr(metric, "__name__", repr(metric))
-    else:
-        raise TypeError(f"metric must be a name, a Metric or a callable, got {metric!r}")
-    base, kwargs = fn, {}
-    # functools.partial(ccc, ddof=1) keeps the fast path
-    if isinstance(fn, functools.partial) and not fn.args:
-        base, kwargs = fn.func, dict(fn.keywords)
-        name = getattr(base, "__name__", name)
-    if base in _MOMENT_RULES:
-        return _Resolved(name, fn, moment_rule=_MOMENT_RULES[base], kwargs=kwargs)
-    if base in _CONFUSION_RULES and not kwargs:
-        return _Resolved(name, fn, confusion_rule=_CONFUSION_RULES[base])
-    return _Resolved(name, fn)
-
-
-def _cluster_codes(clusters: Any, n_items: int) -> tuple[np.ndarray, int]:
-    arr = clusters.to_numpy() if isinstance(clusters, (pd.Series, pd.Index)) else np.asarray(clusters)
-    if arr.ndim != 1:
-        raise ValueError(f"clusters must be one-dimensional, got shape {arr.shape}")
-    if arr.size != n_items:
-        raise ValueError(f"clusters has {arr.size} entries but y_true has {n_items}")
-    codes, uniques = pd.factorize(arr)
-    missing = int(np.count_nonzero(codes < 0))
-    if missing:
-        raise ValueError(f"clusters contains {missing} missing id(s) (None/NaN)")
-    return codes, len(uniques)
-
-
-def _draw_counts(n_boot: int, n_clusters: int, seed: int | np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster draws (n_boot, n_clusters) and how often each cluster was drawn."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_clusters, size=(n_boot, n_clusters))
-    offsets = (np.arange(n_boot) * n_clusters)[:, None]
-    counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * n_clusters)
-    return draws, counts.reshape(n_boot, n_clusters).astype(float)
-
-
-def _moment_boot(t: np.ndarray, p: np.ndarray, codes: np.ndarray, k: int,
-                 counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Moments of every resample from count-weighted per-cluster sums."""
-    # Centre on the full-data means first so sums of squares do not lose precision
-    # to large offsets; CCC and Pearson are computed from differences, so the shift
-    # only has to be added back to the mean difference.
-    ct, cp = t.mean(), p.mean()
-    tc, pc = t - ct, p - cp
-    diff = t - p
-
-    def per_cluster(w: np.ndarray | None) -> np.ndarray:
-        return np.bincount(codes, weights=w, minlength=k)
-
-    sums = np.stack([per_cluster(None), per_cluster(tc), per_cluster(pc),
-                     per_cluster(tc * tc), per_cluster(pc * pc), per_cluster(tc * pc),
-                     per_cluster(diff * diff), per_cluster(np.abs(diff))], axis=1)
-    n, st, sp, stt, spp, stp, sse, sae = (counts @ sums).T
-
-    def extreme(fn: Callable, x: np.ndarray, init: float) -> np.ndarray:
-        out = np.full(k, init)
-        fn.at(out, codes, x)
-        return out
-
-    t_lo, t_hi = extreme(np.minimum, t, np.inf), extreme(np.maximum, t, -np.inf)
-    p_lo, p_hi = extreme(np.minimum, p, np.inf), extreme(np.maximum, p, -np.inf)
-    drawn = counts > 0
-    r_t_lo = np.where(drawn, t_lo, np.inf).min(axis=1)
-    r_t_hi = np.where(drawn, t_hi, -np.inf).max(axis=1)
-    r_p_lo = np.where(drawn, p_lo, np.inf).min(axis=1)
-    r_p_hi = np.where(drawn, p_hi, -np.inf).max(axis=1)
-    t_const, p_const = r_t_lo == r_t_hi, r_p_lo == r_p_hi
-    return {
-        "n": n,
-        "mean_diff": (st - sp) / n + (ct - cp),
-        "ss_t": np.where(t_const, 0.0, np.maximum(stt - st * st / n, 0.0)),
-        "ss_p": np.where(p_const, 0.0, np.maximum(spp - sp * sp / n, 0.0)),
-        "sp_tp": np.where(t_const | p_const, 0.0, stp - st * sp / n),
-        "sse": sse,
-        "sae": sae,
-        "t_const": t_const,
-        "p_const": p_const,
-        "equal_const": t_const & p_const & (r_t_lo == r_p_lo),
-    }
-
-
-def _confusion_boot(t: np.ndarray, p: np.ndarray, labels: np.ndarray, codes: np.ndarray,
-                    k: int, counts: np.ndarray) -> np.ndarray:
-    n_lab = len(labels)
-    cell = _codes(t, labels) * n_lab + _codes(p, labels)
-    per_cluster = np.bincount(codes * n_lab * n_lab + cell, minlength=k * n_lab * n_lab)
-    return (counts @ per_cluster.reshape(k, n_lab * n_lab)).reshape(-1, n_lab, n_lab)
-
-
-def _boot_values(res: _Resolved, y_true: Any, preds: list[tuple[str, Any]], clusters: Any,
-                 n_boot: int, seed: Any, vectorised: bool = True
-                 ) -> tuple[list[float], np.ndarray, int]:
-    """Point values, resampled values (len(preds), n_boot) and the number of clusters.
-
-    All predictions share the same resamples, which is what makes paired comparison
-    paired.
-    """
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    numeric = res.moment_rule is not None
-    checked = res.moment_rule is not None or res.confusion_rule is not None
-    if checked:
-        arrays = [_pair(y_true, pr, numeric=numeric, names=("y_true", nm))
-                  for nm, pr in preds]
-        t = arrays[0][0]
-        ps = [a[1] for a in arrays]
-    else:
-        t = np.asarray(y_true)
-        ps = [np.asarray(pr) for _, pr in preds]
-        for (nm, _), pr in zip(preds, ps, strict=True):
-            if len(pr) != len(t):
-                raise ValueError(f"y_true and {nm} differ in length: "
-                                 f"len(y_true)={len(t)}, len({nm})={len(pr)}")
-    points = [float(res.fn(t, pr)) for pr in ps]
-    codes, k = _cluster_codes(clusters, t.size)
-    if k < 2:
-        return points, np.full((len(ps), 0), np.nan), k
-    draws, counts = _draw_counts(int(n_boot), k, seed)
-    out = np.empty((len(ps), n_boot))
-    if vectorised and res.moment_rule is not None:
-        if "ddof" in res.kwargs:
-            _check_ddof(res.kwargs["ddof"], 2)
-        for i, pr in enumerate(ps):
-            out[i] = res.moment_rule(_moment_boot(t, pr, codes, k, counts), **res.kwargs)
-    elif vectorised and res.confusion_rule is not None:
-        labels = _labels(t, *ps)
-        for i, pr in enumerate(ps):
-            out[i] = res.confusion_rule(_confusion_boot(t, pr, labels, codes, k, counts))
-    else:
-        order = np.argsort(codes, kind="stable")
-        members = np.split(order, np.cumsum(np.bincount(codes, minlength=k))[:-1])
-        for b in range(n_boot):
-            idx = np.concatenate([members[c] for c in draws[b]])
-            for i, pr in enumerate(ps):
-                out[i, b] = res.fn(t[idx], pr[idx])
-    return points, out, k
-
-
-def bootstrap_distribution(metric: str | Metric | Callable, y_true: ArrayLike,
-                           y_pred: ArrayLike, clusters: ArrayLike, *, n_boot: int = 1000,
-                           seed: int = 0, vectorised: bool = True) -> np.ndarray:
-    """The metric on ``n_boot`` cluster-bootstrap resamples (shape ``(n_boot,)``).
-
-    Each resample draws as many clusters as there are, with replacement, and keeps
-    all items of each drawn cluster. ``vectorised=False`` forces the slow path
-    that gathers the items of each resample and calls the metric on them; it gives
-    the same values (up to rounding) and exists to check the fast path. With a
-    single cluster the result is empty. A resample can give ``nan`` where the
-    metric is undefined on it (e.g. Pearson when the resample's truth is constant).
-    """
-    _, values, _ = _boot_values(_resolve(metric), y_true, [("y_pred", y_pred)], clusters,
-                                n_boot, seed, vectorised)
-    return values[0]
-
-
-@dataclasses.dataclass(frozen=True)
-class CI:
-    """A point estimate with a percentile bootstrap interval.
-
-    ``n_boot`` is the number of resamples the interval rests on (resamples where
-    the metric is undefined are left out; 0 when there was nothing to resample).
-    """
-
-    point: float
-    low: float
-    high: float
-    n_boot: int
-    n_clusters: int
-
-    def __str__(self) -> str:
-        return f"{self.point:.3f} [{self.low:.3f}, {self.high:.3f}]"
-
-
-def _check_alpha(alpha: float) -> None:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
-
-
-def _percentiles(values: np.ndarray, alpha: float) -> tuple[float, float, int]:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), 0
-    low, high = np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return float(low), float(high), int(finite.size)
-
-
-def bootstrap_ci(metric: str | Metric | Callable, y_true: ArrayLike, y_pred: ArrayLike,
-                 clusters: ArrayLike, *, n_boot: int = 1000, alpha: float = 0.05,
-                 seed: int = 0) -> CI:
-    """Subject-level (cluster) bootstrap confidence interval, percentile method.
-
-    ``metric`` is a registered name, a :class:`Metric` or any ``fn(y_true, y_pred)``.
-    ``clusters[i]`` is the subject (or other independent unit) of item ``i``; each
-    resample draws subjects with replacement and keeps all their items, so the
-    interval reflects variation between subjects rather than between frames.
-    ``point`` is the metric on the full data; ``low``/``high`` are the ``alpha/2``
-    and ``1 - alpha/2`` quantiles of the resampled values (resamples where the
-    metric is undefined are ignored). The same ``seed`` gives the same interval.
-
-    With a single cluster there is nothing to resample: ``low`` and ``high`` are
-    ``nan`` and ``n_boot`` is 0.
-    """
-    _check_alpha(alpha)
-    (point,), values, k = _boot_values(_resolve(metric), y_true, [("y_pred", y_pred)],
-                                       clusters, n_boot, seed)
-    low, high, used = _percentiles(values[0], alpha)
-    return CI(point, low, high, used, k)
-
-
-@dataclasses.dataclass(frozen=True)
-class PairedResult:
-    """``diff = metric(pred_a) - metric(pred_b)`` with a bootstrap interval and p-value."""
-
-    diff: float
-    low: float
-    high: float
-    p_value: float
-    n_clusters: int
-    n_boot: int = 0
-
-
-def paired_comparison(metric: str | Metric | Callable, y_true: ArrayLike, pred_a: ArrayLike,
-                      pred_b: ArrayLike, clusters: ArrayLike, *, n_boot: int = 1000,
-                      alpha: float = 0.05, seed: int = 0) -> PairedResult:
-    """Compare two models scored on the same items with a paired cluster bootstrap.
-
-    Both models are scored on the same resamples of subjects, so the spread of the
-    difference excludes the variation that the two share. ``diff`` is
-    ``metric(y_true, pred_a) - metric(y_true, pred_b)`` on the full data (positive
-    means A scores higher, which is better only if the metric's
-    ``greater_is_better``); ``low``/``high`` is the percentile interval of the
-    resampled differences.
-
-    ``p_value`` (two-sided, H0: no difference) counts the resampled differences on
-    the other side of zero from ``diff`` (zero included), ``c`` out of ``B`` usable
-    resamples, and returns ``min(1, 2 (c + 1) / (B + 1))``. The ``+1`` keeps the
-    p-value from being reported as exactly 0 when no resample crossed zero: its
-    resolution is about ``2 / B``. ``diff == 0`` gives ``p_value = 1``. With a single
-    cluster ``low``, ``high`` and ``p_value`` are ``nan``.
-    """
-    _check_alpha(alpha)
-    (pa, pb), values, k = _boot_values(_resolve(metric), y_true,
-                                       [("pred_a", pred_a), ("pred_b", pred_b)],
-                                       clusters, n_boot, seed)
-    diff = pa - pb
-    boot = values[0] - values[1]
-    low, high, used = _percentiles(boot, alpha)
-    if used == 0 or not np.isfinite(diff):
-        p_value = float("nan")
-    elif diff == 0:
-        p_value = 1.0
-    else:
-        boot = boot[np.isfinite(boot)]
-        crossed = int(np.count_nonzero(boot <= 0 if diff > 0 else boot >= 0))
-        p_value = min(1.0, 2.0 * (crossed + 1) / (used + 1))
-    return PairedResult(float(diff), low, high, p_value, k, used)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _STATS_NAMES)
