@@ -50,9 +50,24 @@ def gray_frames(frames: np.ndarray, size: int, where: str) -> np.ndarray:
     return frames
 
 
+def accumulate_step(net, X: np.ndarray, Y: torch.Tensor, idx: np.ndarray, device: str,
+                    micro: int) -> float:
+    """Backward pass of the mean cross-entropy over the clips ``X[idx]``, in
+    micro-batches of ``micro`` clips whose gradients add up to the whole
+    batch's (each micro-batch's summed loss over the batch size). Returns the loss."""
+    total = 0.0
+    for start in range(0, len(idx), micro):
+        part = idx[start:start + micro]
+        xb = torch.from_numpy(X[part]).to(device).float()[:, None]
+        loss = F.cross_entropy(net(xb), Y[part].to(device), reduction="sum") / len(idx)
+        loss.backward()
+        total += float(loss.detach())
+    return total
+
+
 class EmoP3D(Model):
     name = "emop3d"
-    version = "2"  # 2: frame-level tasks, Adam in the search space, 2,000-clip default budget
+    version = "3"  # 3: fused pooling/normalisation kernels, micro-batches; 2: frame-level tasks, Adam
     paper = PAPER
     description = ("3DPyraNet weighted-sum 3D layers with pyramidal pooling on 16x100x100 "
                    "grey face clips; clip probabilities averaged per video")
@@ -72,6 +87,11 @@ class EmoP3D(Model):
     # then draws a fresh random subset of budget / epochs clips.
     CLIP_BUDGET: ClassVar[dict] = {"smoke": 48, "default": 2000, "paper": None}
     default_epochs: ClassVar[int] = 3
+    # A batch is computed in micro-batches of this many clips with the
+    # gradients accumulated: the same gradient as one big batch, but per-clip
+    # cost grows with the batch on CPU (page faults of the large activations;
+    # batch 100 measured 1.8x slower per clip than 16 here, docs/performance.md).
+    MICRO_BATCH: ClassVar[int] = 16
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
@@ -209,10 +229,8 @@ class EmoP3D(Model):
             order = rng.permutation(n)[:n_used]
             for start in range(0, n_used, batch):
                 idx = order[start:start + batch]
-                xb = torch.from_numpy(X[idx]).to(ctx.device).float()[:, None]
                 opt.zero_grad()
-                loss = F.cross_entropy(self.net_(xb), Y[idx].to(ctx.device))
-                loss.backward()
+                accumulate_step(self.net_, X, Y, idx, ctx.device, self.MICRO_BATCH)
                 opt.step()
             sched.step()
 
@@ -252,7 +270,7 @@ class EmoP3D(Model):
             count[w.start:min(w.stop, len(frames))] += 1
         per_frame = total / count[:, None]
         try:
-            n_labels = len(np.atleast_1d(sample.y))
+            n_labels = sample.n_labels
         except KeyError:  # unlabelled: one prediction per frame
             return per_frame
         at = self._label_index(len(frames), n_labels)
