@@ -1,0 +1,65 @@
+"""Executors: workers never outlive the driver that started them."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+DRIVER = textwrap.dedent('''
+    import os, sys, time
+    from emobench import executors
+
+    def job(i):
+        print(f"worker {os.getpid()}", flush=True)
+        time.sleep(120)
+        return i
+
+    if __name__ == "__main__":
+        kind = sys.argv[1]
+        jobs = list(range(6))
+        it = (executors.processes(job, jobs, 2) if kind == "processes"
+              else executors.dask(job, jobs, "local", 2))
+        for _ in it:
+            pass
+''')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie not yet reaped by init counts as gone: it runs nothing
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_workers_exit_when_the_driver_is_killed(tmp_path, kind):
+    (tmp_path / "driver.py").write_text(DRIVER)
+    proc = subprocess.Popen([sys.executable, "driver.py", kind], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    workers = set()
+    deadline = time.time() + 120
+    while len(workers) < 2 and time.time() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("worker "):
+            workers.add(int(line.split()[1]))
+    assert len(workers) == 2, "the two workers never started their jobs"
+    assert all(_alive(p) for p in workers)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while any(_alive(p) for p in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    orphans = [p for p in workers if _alive(p)]
+    for p in orphans:  # never leave them behind, even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not orphans, f"workers {orphans} outlived their killed driver"
