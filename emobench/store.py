@@ -6,6 +6,11 @@ heartbeat), committed as ``done`` or ``failed`` the moment it ends, and a claim
 whose heartbeat is older than ``stale_after`` seconds is taken over, so two
 runners on one store neither duplicate nor lose a fold. Failed folds are never
 results: they are retried by the next run.
+
+Every fault of the database itself (a file that is not a database, a damaged
+page, a full disk, a server that does not answer) is a :class:`StoreError`
+naming the store and what is wrong, never a bare driver traceback; transient
+contention (a lock held by another writer, a serialisation conflict) is retried.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import functools
 import io
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -51,6 +57,10 @@ results = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("attempts", sa.Integer, default=0),
     sa.Column("finished", sa.Float),
+    # added later; stores that lack them get them on open (_add_missing_columns)
+    sa.Column("identity_key", sa.String(32), index=True),  # the leaderboard entry a row belongs to
+    sa.Column("folds_run", sa.Integer),                    # folds of n_folds this run covers
+    sa.Column("inputs", sa.JSON),                          # model kind -> dataset modality used
 )
 
 profiles = sa.Table(
@@ -82,48 +92,151 @@ def unpack_predictions(blob: bytes) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _retry_locked(fn):
-    """Retry a write when SQLite reports a transient lock (several processes
-    committing at once); any other error, or a lock that persists, propagates."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        for attempt in range(6):
+class StoreError(RuntimeError):
+    """The results store cannot be opened, read or written; the message names
+    the store (password hidden) and the reason."""
+
+
+# Messages of errors that go away when retried: another writer holds the lock,
+# a serialisation conflict, or two processes creating the same schema at once.
+TRANSIENT = ("database is locked", "database table is locked", "deadlock detected",
+             "could not serialize", "alembic_version", "version_info",
+             "pg_type_typname_nsp_index", "already exists")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an error, or an error it was raised from, that a retry can cure."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, (sa.exc.OperationalError, sa.exc.IntegrityError,
+                            sa.exc.ProgrammingError, sqlite3.OperationalError)):
+            text = str(exc).lower()
+            if any(t in text for t in TRANSIENT):
+                return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def retry_transient(fn=None, *, attempts: int = 6, delay: float = 0.2):
+    """Retry ``fn`` on transient database errors with exponential back-off;
+    any other error, or one that persists, propagates."""
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            for attempt in range(attempts):
+                try:
+                    return f(*args, **kwargs)
+                except Exception as exc:
+                    if attempt == attempts - 1 or not is_transient(exc):
+                        raise
+                    time.sleep(delay * 2 ** attempt)
+        return wrapper
+    return deco(fn) if fn is not None else deco
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: any password replaced by ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def describe(exc: BaseException) -> str:
+    """What is wrong, in the driver's words without SQLAlchemy's boilerplate."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    hints = {"file is not a database": "the file is not an SQLite database",
+             "malformed": "the database file is damaged (malformed)",
+             "database or disk is full": "the disk or the database is full",
+             "unable to open database file": "the database file cannot be opened"}
+    for needle, hint in hints.items():
+        if needle in text.lower():
+            return f"{hint} ({text})"
+    return f"{type(orig).__name__}: {text}"
+
+
+def _named(action: str):
+    """Store methods: transient errors retried, every other database or disk
+    error raised as a StoreError naming the store and ``action``."""
+    def deco(fn):
+        retried = retry_transient(fn)
+
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
             try:
-                return fn(*args, **kwargs)
-            except sa.exc.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 5:
-                    raise
-                time.sleep(0.2 * 2 ** attempt)
-    return wrapper
+                return retried(self, *args, **kwargs)
+            except StoreError:
+                raise
+            except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+                what = action.format(key=args[0] if args else "")
+                raise StoreError(f"results store {safe_url(self.url)}: {what} failed: "
+                                 f"{describe(exc)}") from None
+        return wrapper
+    return deco
 
 
 class Store:
+    """The results database at ``url``. Opening checks that it is usable
+    (for SQLite: ``PRAGMA quick_check``) and raises :class:`StoreError` otherwise."""
+
     def __init__(self, url: str | None = None, stale_after: float = 600.0):
         self.url = url or default_url()
         self.stale_after = stale_after
+        try:
+            self._open()
+        except StoreError:
+            raise
+        except (sa.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            raise StoreError(f"results store {safe_url(self.url)} cannot be opened: "
+                             f"{describe(exc)}") from None
+        except ModuleNotFoundError as exc:
+            raise StoreError(f"results store {safe_url(self.url)}: its database driver is not "
+                             f"installed ({exc}); for PostgreSQL install psycopg[binary] and use "
+                             f"a postgresql+psycopg:// URL") from None
+
+    def _open(self) -> None:
         if self.url.startswith("sqlite:///"):
             path = Path(self.url[len("sqlite:///"):])
             if str(path) not in ("", ":memory:"):
+                if path.is_dir():
+                    raise StoreError(f"results store {self.url}: {path} is a folder, not a database file")
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.engine = sa.create_engine(self.url, connect_args={"timeout": 60})
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            retry_transient(self._quick_check)()
         else:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
-        self._create_tables()
+        retry_transient(metadata.create_all)(self.engine)
+        retry_transient(self._add_missing_columns)()
 
-    def _create_tables(self) -> None:
-        # create_all checks, then creates: two processes opening a new store at
-        # once can both see "missing"; the loser's "already exists" is harmless.
-        for attempt in range(3):
+    def _add_missing_columns(self) -> None:
+        """Migrate a store written before a column existed: ALTER TABLE ADD COLUMN."""
+        have = {c["name"] for c in sa.inspect(self.engine).get_columns("results")}
+        missing = [c for c in results.columns if c.name not in have]
+        if not missing:
+            return
+        for col in missing:
+            kind = col.type.compile(dialect=self.engine.dialect)
             try:
-                metadata.create_all(self.engine)
-                return
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE results ADD COLUMN "{col.name}" {kind}')
             except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-                if "already exists" not in str(exc) or attempt == 2:
-                    raise
+                if "duplicate" not in str(exc).lower() and "already exists" not in str(exc).lower():
+                    raise  # another process adding the same column at once is harmless
+
+    def _quick_check(self) -> None:
+        # quick_check reads every page (not the index cross-checks of
+        # integrity_check), so damage in the middle of the file is found at open,
+        # not by the fold that happens to read that page
+        with self.engine.connect() as c:
+            found = [r[0] for r in c.exec_driver_sql("PRAGMA quick_check(5)")]
+        if found != ["ok"]:
+            raise StoreError(f"results store {self.url}: the database file is damaged "
+                             f"(malformed; quick_check: {'; '.join(found)})")
 
     # -- claims ------------------------------------------------------------
-    @_retry_locked
+    @_named("claiming fold {key}")
     def claim(self, key: str, owner: str, row: dict) -> str:
         """Try to take the fold ``key``. Returns ``"claimed"``, ``"done"`` or
         ``"busy"`` (a live claim by another owner)."""
@@ -133,8 +246,11 @@ class Store:
                                       results.c.attempts).where(results.c.key == key)).first()
             if cur is None:
                 try:
-                    c.execute(results.insert().values(key=key, status="running", owner=owner,
-                                                      heartbeat=now, attempts=1, **row))
+                    # a savepoint: on PostgreSQL a failed statement would abort the
+                    # whole transaction, not just this insert
+                    with c.begin_nested():
+                        c.execute(results.insert().values(key=key, status="running", owner=owner,
+                                                          heartbeat=now, attempts=1, **row))
                     return "claimed"
                 except sa.exc.IntegrityError:
                     return "busy"
@@ -151,7 +267,7 @@ class Store:
                                     attempts=(cur.attempts or 0) + 1, **row))
             return "claimed" if res.rowcount == 1 else "busy"
 
-    @_retry_locked
+    @_named("the heartbeat of fold {key}")
     def heartbeat(self, key: str, owner: str) -> None:
         with self.engine.begin() as c:
             c.execute(results.update().where(results.c.key == key).where(results.c.owner == owner)
@@ -164,13 +280,13 @@ class Store:
     def fail(self, key: str, owner: str, error: str) -> None:
         self._close(key, owner, status="failed", error=error[:20000])
 
-    @_retry_locked
+    @_named("writing the result of fold {key}")
     def _close(self, key, owner, **values):
         with self.engine.begin() as c:
             c.execute(results.update().where(results.c.key == key).where(results.c.owner == owner)
                       .values(finished=time.time(), heartbeat=time.time(), **values))
 
-    @_retry_locked
+    @_named("releasing fold {key}")
     def release(self, key: str, owner: str) -> None:
         """Give back a claim without a result (e.g. interrupted by the user)."""
         with self.engine.begin() as c:
@@ -178,10 +294,12 @@ class Store:
                       .where(results.c.status == "running"))
 
     # -- reading -------------------------------------------------------------
+    @_named("reading the status of fold {key}")
     def status(self, key: str) -> str | None:
         with self.engine.connect() as c:
             return c.execute(sa.select(results.c.status).where(results.c.key == key)).scalar()
 
+    @_named("reading results")
     def rows(self, status: str | None = "done", with_predictions: bool = False) -> list[dict]:
         cols = [c for c in results.c if with_predictions or c.name != "predictions"]
         q = sa.select(*cols)
@@ -190,13 +308,14 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q.order_by(results.c.key))]
 
+    @_named("reading the predictions of fold {key}")
     def predictions(self, key: str) -> dict[str, np.ndarray]:
         with self.engine.connect() as c:
             blob = c.execute(sa.select(results.c.predictions).where(results.c.key == key)).scalar()
         return unpack_predictions(blob)
 
     # -- profiling -------------------------------------------------------------
-    @_retry_locked
+    @_named("writing a latency profile")
     def add_profile(self, model: str, input: str, backend: str, threads: int, batch: int,
                     figures: dict, machine: dict) -> None:
         with self.engine.begin() as c:
@@ -204,6 +323,7 @@ class Store:
                                                threads=threads, batch=batch, figures=figures,
                                                machine=machine, created=time.time()))
 
+    @_named("reading latency profiles")
     def latest_profiles(self) -> dict[tuple[str, str], dict]:
         """The newest profile row per (model, input)."""
         out: dict[tuple[str, str], dict] = {}

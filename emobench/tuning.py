@@ -18,6 +18,7 @@ import optuna
 import optuna.distributions as D
 
 from emobench.model import FitContext, Model
+from emobench.store import describe, retry_transient, safe_url
 
 # failed trials are reported by the runner's summary, with the model named
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -47,13 +48,61 @@ def suggest(trial: optuna.Trial, name: str, dist: D.BaseDistribution):
     raise TypeError(f"unsupported distribution for {name!r}: {dist!r}")
 
 
+# -- storage ------------------------------------------------------------------------
+# A fold's study lives in memory unless a shared storage URL was asked for:
+# rebuilding an SQLite RDBStorage for every fold cost 0.27-0.45 s, more than a
+# cheap cell's fitting. A shared storage is opened once per process and its
+# calls retry transient errors (a locked SQLite file, a serialisation conflict
+# on PostgreSQL, two processes creating the schema at once).
+
+
+class OptunaStorageError(RuntimeError):
+    """The Optuna storage cannot be opened; the message names its URL."""
+
+
+class _RetryingRDBStorage(optuna.storages.RDBStorage):
+    """RDBStorage whose every call retries transient database errors."""
+
+
+for _name, _fn in list(vars(optuna.storages.RDBStorage).items()):
+    if callable(_fn) and not _name.startswith("_"):
+        setattr(_RetryingRDBStorage, _name, retry_transient(_fn))
+
+_OPEN: dict[str, optuna.storages.RDBStorage] = {}
+
+
+def _open(url: str, *, create: bool) -> optuna.storages.RDBStorage:
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    try:
+        return retry_transient(_RetryingRDBStorage)(
+            url, engine_kwargs=kwargs, skip_table_creation=not create,
+            skip_compatibility_check=not create)
+    except Exception as exc:
+        raise OptunaStorageError(f"Optuna storage {safe_url(url)} cannot be opened: "
+                                 f"{describe(exc)}") from None
+
+
+def prepare_storage(url: str | None) -> None:
+    """Create the Optuna schema of a shared storage once, in the driver, before
+    any worker starts (workers creating it at once race on ``alembic_version``).
+    Nothing to do for ``None`` (each fold's study in memory)."""
+    if url:
+        _open(url, create=True).engine.dispose()
+
+
 def storage_for(url: str | None):
-    """An Optuna storage from a URL; SQLite files get a generous lock timeout."""
+    """The storage for a fold's study: ``None`` (in memory) without a URL, else
+    this process's one retrying RDBStorage for ``url``. The schema is created
+    here too when :func:`prepare_storage` was not called (a worker on its own)."""
     if not url:
         return None
-    if url.startswith("sqlite:///"):
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return url
+    if url not in _OPEN:
+        try:
+            _OPEN[url] = _open(url, create=False)
+            _OPEN[url].get_all_studies()  # the schema is there
+        except Exception:
+            _OPEN[url] = _open(url, create=True)
+    return _OPEN[url]
 
 
 def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, seed: int,
