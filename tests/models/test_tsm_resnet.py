@@ -120,3 +120,14 @@ def test_trains_beyond_chance_and_streams_like_offline():
     expected = torch.softmax(torch.from_numpy(offline), -1).numpy()
     np.testing.assert_allclose(np.stack(online), expected, atol=1e-5)
     assert window_ending_at(rgb, 0).shape == (4, 24, 24, 3)
+
+
+def test_one_causal_pass_equals_the_sliding_windows():
+    torch.manual_seed(1)
+    model = TSMResNet()
+    model.net_ = ResNet18TSM(3, shift="vtt").eval()
+    frames = np.random.default_rng(0).random((150, 24, 24, 3)).astype(np.float32)
+    ends = np.arange(150)
+    whole = model.frame_logits(frames, ends)             # one pass, chunked
+    windows = np.concatenate([model.frame_logits(frames, ends[i:i + 10]) for i in range(0, 150, 10)])
+    np.testing.assert_allclose(whole, windows, atol=1e-4)
