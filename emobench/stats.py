@@ -86,6 +86,7 @@ class PermutationResult:
     metric: str = ""
     n_seeds_a: int = 1
     n_seeds_b: int = 1
+    seed_sd: float = 0.0
 
     def __str__(self) -> str:
         return f"{self.diff:+.3f} (p {format_p(self.p, self.p_floor)})"
@@ -105,7 +106,8 @@ def _patterns(k: int, exact: bool, n_perm: int, rng: np.random.Generator):
 
 def paired_permutation_test(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike,
                             groups: ArrayLike, metric: MetricLike, *, n_perm: int = 10_000,
-                            seed: int = 0, max_exact: int = 16) -> PermutationResult:
+                            seed: int = 0, max_exact: int = 16,
+                            seed_variance: bool = True) -> PermutationResult:
     """Exact subject-level randomisation test of two models on the same items.
 
     H0: within each test subject the two models' predictions are exchangeable (the
@@ -124,8 +126,15 @@ def paired_permutation_test(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayL
     differ (a deterministic model has one). The statistic is
     ``mean_s metric(A_s) - mean_r metric(B_r)``, which equals the mean over all
     ``(s, r)`` run pairs of ``metric(A_s) - metric(B_r)``; a pattern swaps the chosen
-    subjects within every run pair and averages the pairs. ``metric`` is a registry
-    name (``"ccc"``, ``"uar"``, ...), a Metric or a callable ``fn(y_true, y_pred)``.
+    subjects within every run pair and averages the pairs. Swapping subjects cannot
+    randomise what a training run does to all subjects at once, so with
+    ``seed_variance`` (default) and more than one seed on either side the null
+    distribution is that of ``d* + sd * sqrt(1/n_a + 1/n_b) * T``, ``T`` Student's t
+    with ``n_a + n_b - 2`` degrees of freedom and ``sd`` the pooled standard
+    deviation of the per-seed scores; ``p`` averages ``P(|d* + ...| >= |d|)`` over the
+    patterns (for random patterns ``(1 + sum) / (1 + n_perm)``). ``seed_sd`` reports
+    ``sd`` (0 when unused). ``metric`` is a registry name (``"ccc"``, ``"uar"``, ...), a
+    Metric or a callable ``fn(y_true, y_pred)``.
     """
     res = resolve(metric)
     if not isinstance(max_exact, (int, np.integer)) or not 0 <= max_exact <= 24:
@@ -142,6 +151,12 @@ def paired_permutation_test(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayL
     diff = float(np.mean([res.fn(t, row) for row in a]) - np.mean([res.fn(t, row) for row in b]))
     exact = k <= max_exact
     n_eval = (1 << k) if exact else int(n_perm)
+    seed_sd, df = 0.0, na + nb - 2
+    if seed_variance and df > 0 and np.all(np.isfinite(on_all)):
+        ss = np.sum((on_all[:na] - on_all[:na].mean()) ** 2) + \
+            np.sum((on_all[na:] - on_all[na:].mean()) ** 2)
+        seed_sd = math.sqrt(ss / df)
+    spread = seed_sd * math.sqrt(1.0 / na + 1.0 / nb)
     if not np.isfinite(d_obs):
         p = math.nan
     else:
@@ -154,13 +169,18 @@ def paired_permutation_test(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayL
                     d += (data.evaluate([(s, keep), (r, swap)])
                           - data.evaluate([(s, swap), (r, keep)]))
             d /= na * nb
-            # an undefined pattern counts as extreme: the conservative choice
-            hits += int(np.count_nonzero(~(np.abs(d) < abs(d_obs) - _TIE)))
+            if spread > 0:
+                tail = scipy.stats.t.sf((abs(d_obs) - d) / spread, df) + \
+                    scipy.stats.t.cdf((-abs(d_obs) - d) / spread, df)
+                hits += float(np.sum(np.where(np.isfinite(tail), tail, 1.0)))
+            else:
+                # an undefined pattern counts as extreme: the conservative choice
+                hits += int(np.count_nonzero(~(np.abs(d) < abs(d_obs) - _TIE)))
         p = hits / n_eval if exact else (1 + hits) / (1 + n_eval)
     p_min = 2.0 / n_eval if exact else 1.0 / (1 + n_eval)
     return PermutationResult(diff, float(min(p, 1.0)) if np.isfinite(p) else p, k, n_eval,
                              exact, 0.0 if exact else 1.0 / (1 + n_eval), min(p_min, 1.0),
-                             res.name, na, nb)
+                             res.name, na, nb, seed_sd)
 
 
 # --------------------------------------------------------------------------- interval
