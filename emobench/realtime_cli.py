@@ -3,6 +3,7 @@ parameters, mounted by emobench.cli as ``app.command("profile")(profile_command)
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Optional
@@ -10,6 +11,25 @@ from typing import Optional
 import typer
 
 BACKEND_CHOICES = ("auto", "eager", "channels_last", "jit", "compile", "onnx")
+
+
+def _fail(message: str) -> None:
+    from emobench.cli.common import EXIT_USAGE, echo_error
+
+    echo_error(message)
+    raise typer.Exit(EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def _user_errors():
+    """Name and option mistakes: one line and exit 2 (also when these commands are
+    mounted on an app without emobench.cli's wrapper)."""
+    from emobench.cli.common import CliError
+
+    try:
+        yield
+    except CliError as exc:
+        _fail(str(exc))
 
 
 def _echo_table(rows: list[tuple[str, str]]) -> None:
@@ -29,10 +49,15 @@ def profile_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Latency (p50/p95/p99), FPS at batch 1 and N, FLOPs and roofline fraction of models."""
+    from emobench.cli.common import check_name, registry
+
+    with _user_errors():
+        check_name("backend", backend, BACKEND_CHOICES)
+        reg = registry()
+        for name in models:
+            check_name("model", name, reg.models)
     from emobench.profiling import profile_model
 
-    if backend not in BACKEND_CHOICES:
-        raise typer.BadParameter(f"--backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
     store = None
     if not no_store:
         from emobench.store import Store
@@ -43,7 +68,7 @@ def profile_command(
         try:
             fig = profile_model(name, batch=batch, threads=threads, backend=backend, iters=iters, store=store)
         except KeyError as exc:
-            raise typer.BadParameter(str(exc.args[0] if exc.args else exc), param_hint="MODELS")
+            _fail(str(exc.args[0] if exc.args else exc))
         results.append(fig)
         if not as_json:
             typer.echo(f"{fig['model']}  [{fig['input']}]  backend={fig['backend']}  threads={fig['threads']}")
@@ -82,8 +107,19 @@ def annotate_command(
     from emobench.realtime.annotate import STAGES, AnnotateError, annotate_video
     from emobench.media import MediaError
 
-    if (video is None) == (camera is None):
-        raise typer.BadParameter("give either VIDEO or --camera INDEX", param_hint="VIDEO")
+    from emobench.cli.common import CliError, check_name, registry
+
+    with _user_errors():
+        if (video is None) == (camera is None):
+            raise CliError("give either VIDEO or --camera INDEX")
+        reg = registry()
+        check_name("model", model, reg.models)
+        if task is not None and ":" in task:
+            ds_name, task_name = task.split(":", 1)
+            check_name("dataset", ds_name, reg.datasets)
+            check_name("task", task_name, [t.name for t in reg.datasets[ds_name].tasks])
+        elif task is not None:
+            raise CliError(f"--task takes DATASET:TASK, got {task!r}")
 
     def live(state: dict) -> None:
         cur = state.get("current") or {}
@@ -96,11 +132,9 @@ def annotate_command(
                                 au_extractor=au_extractor, au_source=au_source, max_frames=max_frames,
                                 threads=threads, backend=backend, progress=None if quiet else live)
     except (AnnotateError, MediaError, FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2)
+        _fail(str(exc))
     except KeyError as exc:
-        typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
-        raise typer.Exit(code=2)
+        _fail(str(exc.args[0] if exc.args else exc))
     if not quiet:
         typer.echo("", err=True)
     s, t = result["summary"], result["timing"]

@@ -19,6 +19,7 @@ measured speeds.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -27,10 +28,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 from emobench.data import Modality, Recording, Sample, Task
 from emobench.model import Model, Streamer
+from emobench.realtime.main_face import SETTLE_FRAMES, ReplayDetector, choose_main_track
 
 __all__ = ["annotate_video", "AnnotateError", "default_task", "prepare_model", "OfflineStreamer",
            "STAGES"]
@@ -171,7 +172,8 @@ def accelerate_network(m: Model, backend: str = "auto", modalities=None, task=No
     from emobench.profiling import BackendMismatch, BackendUnavailable, _checked
 
     net = getattr(m, "net_", None)
-    if backend == "eager" or not isinstance(net, torch.nn.Module) or isinstance(net, _Accelerated):
+    if backend == "eager" or not isinstance(net, torch.nn.Module) or (
+            _Accelerated is not None and isinstance(net, _Accelerated)):
         return None
     got = m.torch_module(None, task)
     example = got[1] if got is not None else None
@@ -185,27 +187,54 @@ def accelerate_network(m: Model, backend: str = "auto", modalities=None, task=No
             fn = _checked(name, net, x, reference, torch.get_num_threads(), 1e-4)
         except (BackendUnavailable, BackendMismatch, ValueError):
             continue
-        m.net_ = _Accelerated(net, fn, name)
+        m.net_ = _accelerated(net, fn, name)
         return name
     return None
 
 
-class _Accelerated(torch.nn.Module):
-    """Keeps the original module (its parameters and device) but runs ``fn``."""
+def _accelerated(inner, fn, backend: str):
+    """A module that keeps the original (its parameters and device) but runs ``fn``;
+    defined on first use so that importing this module does not import torch."""
+    import torch
 
-    def __init__(self, inner: torch.nn.Module, fn, backend: str):
-        super().__init__()
-        self.inner, self.fn, self.backend = inner, fn, backend
+    global _Accelerated
+    if _Accelerated is None:
+        class _Accelerated(torch.nn.Module):
+            def __init__(self, inner: torch.nn.Module, fn, backend: str):
+                super().__init__()
+                self.inner, self.fn, self.backend = inner, fn, backend
 
-    def forward(self, *xs):
-        y = self.fn(*xs)
-        return y if isinstance(y, torch.Tensor) else torch.from_numpy(np.asarray(y))
+            def forward(self, *xs):
+                y = self.fn(*xs)
+                return y if isinstance(y, torch.Tensor) else torch.from_numpy(np.asarray(y))
+
+    return _Accelerated(inner, fn, backend)
+
+
+_Accelerated = None
 
 
 def _make_streamer(m: Model, kind: str, task: Task, spec: dict) -> Streamer:
     if type(m).streamer is Model.streamer:
         return OfflineStreamer(m, kind, task, **spec)
     return m.streamer(kind, task, **spec)
+
+
+def needs_fit_message(name: str, status: str, exc: BaseException) -> str:
+    return (f"model {name!r} cannot annotate as it is ({status}): its predictions need state that "
+            f"only fit() creates ({type(exc).__name__}: {exc}). Annotate with a pretrained model "
+            "(e.g. mini-xception-fer), or give --weights to a model that loads everything it needs "
+            "from them (Model.load_weights); see docs/realtime.md")
+
+
+def _probe(streamer: Streamer, size, gray: bool, rt: dict) -> None:
+    """Push one window of noise crops through a throwaway streamer, so a model
+    that cannot predict without fit() fails before the video is read."""
+    rng = np.random.default_rng(0)
+    shape = tuple(size) if gray else (*size, 3)
+    for _ in range(int(rt.get("window") or 1) + int(rt.get("hop") or 1)):
+        if streamer.push(rng.integers(0, 256, shape, dtype=np.uint8)) is not None:
+            return
 
 
 # ------------------------------------------------------------------ predictions
@@ -290,7 +319,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
                    every_second: bool = False, detect_every: int = 5, detect_scale: float = 0.5,
                    min_face: int = 40, au_extractor: str | None = None, au_source: str | Path | None = None,
                    max_frames: int | None = None, threads: int | None = None, backend: str = "auto",
-                   progress: Callable[[dict], None] | None = None, progress_every: float = 1.0) -> dict:
+                   settle_frames: int = SETTLE_FRAMES, progress: Callable[[dict], None] | None = None, progress_every: float = 1.0) -> dict:
     """Annotate a video file (path) or camera (int index) with ``model``.
 
     Returns a dict with ``source``, ``model``, ``task``, ``status``
@@ -346,14 +375,27 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     m, task, status = prepare_model(model if not isinstance(model, str) else model_cls, task=task,
                                     weights=weights, modalities=modalities)
     accelerated = accelerate_network(m, backend, modalities, task)
+    spec = {"size": size, "gray": gray, "backend": backend}
     try:
-        streamer = _make_streamer(m, kind, task, {"size": size, "gray": gray, "backend": backend})
-    except (RuntimeError, AttributeError) as exc:  # streamers needing fit() state beyond a network
-        raise AnnotateError(f"model {m.name!r} cannot stream ({status}): "
-                            f"{type(exc).__name__}: {exc}") from exc
-    tracker = FaceTracker(FaceDetector(detect_scale=detect_scale, min_size=min_face), detect_every=detect_every)
+        streamer = _make_streamer(m, kind, task, spec)
+        if kind in FACE_KINDS:
+            _probe(_make_streamer(m, kind, task, spec), size, gray, rt)
+    except (RuntimeError, AttributeError, NotImplementedError, KeyError, TypeError) as exc:
+        raise AnnotateError(needs_fit_message(m.name, status, exc)) from exc
 
     acc = dict.fromkeys(STAGES, 0.0)
+    t_start = last_report = time.perf_counter()
+    # main face: the track found on most of the first frames (emobench.realtime.main_face)
+    it = iter(frames_iter)
+    detector = FaceDetector(detect_scale=detect_scale, min_size=min_face)
+    head = list(itertools.islice(it, settle_frames if max_frames is None else min(settle_frames, max_frames)))
+    t1 = time.perf_counter()
+    main = choose_main_track([detector.detect(f) for f in head])
+    acc["decode"] += t1 - t_start
+    acc["detect"] += time.perf_counter() - t1
+    replay = ReplayDetector(detector, head, main)
+    tracker = FaceTracker(replay, detect_every=detect_every)
+    it = itertools.chain(head, it)  # ``head`` stays referenced: the replay matches frames by identity
     frame_recs: list[dict] = []
     per_second: dict[int, list[dict]] = defaultdict(list)
     frames_in_second: Counter = Counter()
@@ -361,8 +403,6 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     current: dict | None = None
     n_pred = n = 0
     next_au_t = 0.0
-    t_start = last_report = time.perf_counter()
-    it = iter(frames_iter)
     while max_frames is None or n < max_frames:
         t0 = time.perf_counter()
         frame = next(it, None)
@@ -412,6 +452,8 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
                 rec["fresh"] = fresh
             frame_recs.append(rec)
         n += 1
+        if n == len(head):
+            replay.forget()
         now = time.perf_counter()
         if progress is not None and now - last_report >= progress_every:
             progress({"frame": n, "fps": n / (now - t_start), "current": current, "face": bool(found)})
@@ -437,14 +479,16 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     timing = {f"{k}_ms": 1e3 * v / n for k, v in acc.items()}
     timing.update({f"{k}_share": (v / staged if staged else 0.0) for k, v in acc.items()})
     timing.update({"total_ms": 1e3 * total / n, "fps": n / total if total else float("inf"),
-                   "other_ms": 1e3 * max(0.0, total - staged) / n, "detections": tracker.n_detections,
+                   "other_ms": 1e3 * max(0.0, total - staged) / n, "detections": detector.n_detections,
                    "threads": torch.get_num_threads()})
     result = {
         "source": label, "model": m.name, "task": task.name, "task_kind": task.kind,
         "classes": list(task.classes), "status": status, "weights": str(weights) if weights else None,
         "stream": kind, "backend": accelerated or getattr(streamer, "backend", None), "au_extractor": getattr(extractor, "name", None),
         "crop": {"size": list(size), "gray": gray, "margin": margin},
-        "detector": {"detect_every": detect_every, "detect_scale": detect_scale, "min_face": min_face},
+        "detector": {"detect_every": detect_every, "detect_scale": detect_scale, "min_face": min_face,
+                     "settle_frames": len(head),
+                     "main_face": [int(v) for v in main.boxes[min(main.boxes)]] if main else None},
         "video": info, "summary": summary, "timing": timing, "seconds": seconds,
     }
     if not every_second:
