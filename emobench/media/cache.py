@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 import threading
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -170,6 +171,7 @@ class ArrayCache:
         self.root = Path(root).expanduser()
         self._lock = threading.Lock()
         self._counts = {"hits": 0, "misses": 0, "rebuilt": 0, "writes": 0}
+        self._warned = False  # a failed write is reported once per cache
 
     def __repr__(self) -> str:
         return f"ArrayCache({str(self.root)!r})"
@@ -299,8 +301,22 @@ class ArrayCache:
         if found is not None:
             return found
         arrays = fn()
-        self.put(key, arrays)
+        try:
+            self.put(key, arrays)
+        except OSError as exc:
+            # A full or read-only cache disk costs speed, never the fold: the
+            # arrays are in hand, so the caller runs on uncached.
+            self._write_failed(exc)
         return {name: np.asanyarray(a) for name, a in arrays.items()}
+
+    def _write_failed(self, exc: OSError) -> None:
+        with self._lock:
+            first, self._warned = not self._warned, True
+        if first:
+            reason = exc.strerror or str(exc)
+            warnings.warn(f"array cache {self.root}: cannot write entries ({reason}, errno "
+                          f"{exc.errno}); running uncached, results are unaffected",
+                          RuntimeWarning, stacklevel=3)
 
     def delete(self, key: str) -> int:
         """Remove every entry stored for ``key``; returns how many were removed."""
