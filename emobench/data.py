@@ -173,10 +173,37 @@ class Sample:
     def y(self):
         return self.recording.labels[self.task.name]
 
+    @property
+    def n_labels(self) -> int:
+        """How many label steps a prediction must have (1 at clip level): known
+        at test time, unlike the labels themselves."""
+        if self.task.level == "clip":
+            return 1
+        return len(np.atleast_1d(self.recording.labels[self.task.name]))
+
     def x(self, kind: str, **spec) -> np.ndarray:
         """The array of the modality of ``kind`` (or name) this model consumes."""
         name = self.inputs.get(kind, kind)
         return self.recording.load(name, **spec)
+
+    def without_labels(self) -> "UnlabelledSample":
+        return UnlabelledSample(self.recording, self.task, self.inputs)
+
+
+class LabelsWithheld(KeyError):
+    """A model read ``.y`` of a test sample: test labels never reach ``predict``."""
+
+
+@dataclass(eq=False)
+class UnlabelledSample(Sample):
+    """A test sample as :meth:`Model.predict` sees it: streams, ids and the label
+    count (``n_labels``), but ``.y`` raises :class:`LabelsWithheld` (a KeyError,
+    as for a recording that has no label for the task)."""
+
+    @property
+    def y(self):
+        raise LabelsWithheld(f"recording {self.id!r}: test labels are withheld from Model.predict "
+                             f"(use Sample.n_labels for the number of label steps)")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,21 @@
 """Where a corpus's files come from: a real copy under the data root, or a
 stand-in written from the synthetic world into the cache.
 
-The data root is ``--data-root``, else ``$EMOBENCH_DATA``. A corpus is real when
-``<root>/<Dataset.folder>`` exists and carries no stand-in marker. Otherwise
-its stand-in is written once (atomically, so concurrent workers never see half
-a tree) under ``$EMOBENCH_CACHE/standins`` and reused by every later run.
+The data root is ``--data-root``, else ``$EMOBENCH_DATA``. It may be the
+folder that holds corpora (``<root>/<Dataset.folder>``) or one corpus folder
+itself (``<root>`` named ``Dataset.folder``); folder names match without regard
+to case. A corpus found there is real unless it carries a stand-in marker.
+
+When no data root is given, every corpus runs on its stand-in, written once
+(atomically, so concurrent workers never see half a tree) under
+``$EMOBENCH_CACHE/standins`` and reused by every later run. When a data root
+*is* given but a corpus is not found in it, :func:`resolve` either raises
+:class:`CorpusNotFoundError` (``strict=True``: the caller named that corpus
+explicitly) or uses the stand-in and returns a loud ``Source.notice``.
+
+``resolve(..., write=False)`` never writes: the stand-in's fingerprint is known
+from its generator without writing it (``Source.written`` says whether it is on
+disk), so a dry run or a no-op rerun can plan without touching the cache.
 """
 
 from __future__ import annotations
@@ -26,6 +37,10 @@ class DataRootError(FileNotFoundError):
     """The data root given by the user does not exist."""
 
 
+class CorpusNotFoundError(DataRootError):
+    """A data root was given, the user named this corpus, and it is not there."""
+
+
 @dataclass(frozen=True)
 class Source:
     dataset: str
@@ -33,6 +48,8 @@ class Source:
     synthetic: bool
     fingerprint: str   # part of every content key: changes when the data changes
     marker: dict | None
+    written: bool = True   # False: a stand-in that resolve(write=False) did not write yet
+    notice: str = ""       # set when a data root was given but this corpus is not in it
 
     def ceilings(self, task: str) -> dict:
         return ((self.marker or {}).get("ceilings") or {}).get(task, {})
@@ -53,16 +70,53 @@ def data_root(explicit: str | os.PathLike | None = None) -> Path | None:
     return root
 
 
-def resolve(ds: Dataset, root: Path | None, scale: str, seed: int = 0) -> Source:
-    if root is not None and (root / ds.folder).is_dir():
-        path = root / ds.folder
+def find_corpus(ds: Dataset, root: Path | None) -> Path | None:
+    """The corpus folder under ``root``: ``root/<folder>``, or ``root`` itself when it
+    is the corpus folder; names compare case-insensitively. None when absent."""
+    if root is None:
+        return None
+    root = Path(root)
+    if (root / ds.folder).is_dir():
+        return root / ds.folder
+    if root.name.lower() == ds.folder.lower() and root.is_dir():
+        return root
+    try:
+        return next((c for c in sorted(root.iterdir())
+                     if c.is_dir() and c.name.lower() == ds.folder.lower()), None)
+    except OSError:
+        return None
+
+
+def resolve(ds: Dataset, root: Path | None, scale: str, seed: int = 0, *, write: bool = True,
+            strict: bool = False) -> Source:
+    """Where ``ds`` comes from: the real copy under ``root``, else its stand-in.
+
+    ``strict``: a data root was given and the user asked for this corpus by name,
+    so a missing copy is an error rather than a stand-in with a notice."""
+    path = find_corpus(ds, root)
+    if path is not None:
         marker = read_standin_marker(path)
         return Source(ds.name, path, marker is not None, _tree_fingerprint(path), marker)
+    notice = ""
+    if root is not None:
+        where = (f"looked for {str(Path(root) / ds.folder)!r}, or {str(root)!r} itself "
+                 f"named {ds.folder!r}")
+        if strict:
+            raise CorpusNotFoundError(f"dataset {ds.name!r} was asked for by name but is not under "
+                                      f"the data root {str(root)!r} ({where})")
+        notice = (f"NOTICE: dataset {ds.name!r} not found under the data root {str(root)!r} "
+                  f"({where}): its cells run on the SYNTHETIC stand-in")
     path = standin_path(ds, scale, seed)
     marker = read_standin_marker(path) if path.exists() else None
-    if marker is None:
+    if marker is None and write:
         marker = write_standin(ds, path, scale, seed)
-    return Source(ds.name, path, True, f"standin:{ds.version}:{scale}:{seed}:{generator_version(ds)}", marker)
+    return Source(ds.name, path, True, standin_fingerprint(ds, scale, seed), marker,
+                  written=marker is not None, notice=notice)
+
+
+def standin_fingerprint(ds: Dataset, scale: str, seed: int = 0) -> str:
+    """The stand-in's identity, known without writing it."""
+    return f"standin:{ds.version}:{scale}:{seed}:{generator_version(ds)}"
 
 
 def standin_path(ds: Dataset, scale: str, seed: int) -> Path:

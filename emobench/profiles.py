@@ -18,15 +18,20 @@ class Profile:
     all_protocols: bool    # False: only each corpus's primary protocol
     n_boot: int            # bootstrap resamples for confidence intervals
     description: str = ""
+    seeds: int = 1         # training seeds per fold for stochastic models (deterministic: one)
+    # wall minutes the planner fits the run into by cutting work (epochs, clips), never
+    # trials (emobench/budget.py); None: every model does its whole default work
+    budget_minutes: float | None = None
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", trials=2, max_folds=2, scale="tiny", all_protocols=False, n_boot=200,
-                     description="seconds per cell; for tests"),
+                     description="seconds per cell; for tests", seeds=1),
     "default": Profile("default", trials=4, max_folds=3, scale="small", all_protocols=False,
-                       n_boot=1000, description="the whole matrix on small stand-ins in minutes"),
+                       n_boot=1000, description="the whole matrix on small stand-ins in minutes", seeds=3,
+                       budget_minutes=20.0),
     "paper": Profile("paper", trials=30, max_folds=None, scale="full", all_protocols=True,
-                     n_boot=2000, description="papers' configurations and epochs; for real data"),
+                     n_boot=2000, description="papers' configurations and epochs; for real data", seeds=3),
 }
 
 

@@ -35,6 +35,19 @@ def git_commit() -> str:
 
 
 @functools.cache
+def git_dirty() -> bool | None:
+    """True when the emobench checkout has uncommitted changes to tracked files
+    (None outside a git checkout)."""
+    here = Path(__file__).resolve().parent
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+@functools.cache
 def machine() -> dict:
     cpu = platform.processor() or ""
     try:

@@ -1,68 +1,41 @@
 """Runs the matrix: cells -> folds -> jobs -> workers -> store.
 
-The driver resolves every corpus (real copy or stand-in), computes and checks
-each protocol's folds, and turns every (cell, fold) into a :class:`Job` named
-by a content key over everything that determines its result. A worker
-(:func:`execute`) claims the job in the store, tunes the model on the fold's
-train/validation split, predicts the test split once, scores it, and commits
-the row before returning. A rerun skips every job already ``done``.
+Planning lives in :mod:`emobench.jobs` (identity, seeds, fold caps, the cached
+fold plan), the worker in :mod:`emobench.fold` (claim, tune, predict, score,
+commit). This module is the driver: it plans, asks the store which jobs are
+done, hands the rest to an executor, and owns SIGINT/SIGTERM for the run (an
+interrupted fold is released, never stored; :class:`RunInterrupted` carries the
+shell's exit code 130 or 143).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
-import threading
-import time
-import traceback
-import uuid
-import warnings
+import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+import sqlalchemy as sa
 
-from emobench import datasource, provenance
-from emobench.media import content_key
+from emobench import datasource, interrupts
 from emobench.cells import Cell, Skip
-from emobench.data import Sample, Task
-from emobench.dataset import read_standin_marker
-from emobench.model import FitContext, pick_device
+from emobench.fold import (  # noqa: F401  (the worker's names, re-exported for callers)
+    _RECORDINGS, Outcome, compute_metrics, execute, flatten, load_checked, load_recordings,
+    oriented_scorer, samples_for, store_for as _store)
+from emobench.jobs import Job, Plan, make_jobs, training_seeds  # noqa: F401
 from emobench.plugins import Registry, registry
-from emobench.profiles import Profile, get_profile
-from emobench.protocols import check_fold, fold_checksum
-from emobench.store import Store, pack_predictions
-from emobench.tuning import storage_for, tune
+from emobench.profiles import get_profile
+from emobench.store import Store, results
 
 
-@dataclass(frozen=True)
-class Job:
-    key: str
-    cell: Cell
-    fold_index: int
-    fold_name: str
-    n_folds: int
-    pool_folds: bool
-    seed: int
-    profile: str
-    trials: int
-    root: str
-    synthetic: bool
-    fingerprint: str
-    protocol_version: str
-    fold_checksum: str
-    store_url: str
-    optuna_url: str | None
+class RunInterrupted(SystemExit):
+    """SIGINT or SIGTERM stopped the run after the line saying what was saved was
+    printed; ``code`` is 130 (SIGINT) or 143 (SIGTERM), ``summary`` what finished."""
 
-
-@dataclass
-class Outcome:
-    job: Job
-    status: str          # done | reused | failed | busy
-    seconds: float = 0.0
-    message: str = ""
-    io: dict = field(default_factory=dict)  # media decoded and cache use inside the job
+    def __init__(self, code: int, summary: "Summary"):
+        super().__init__(code)
+        self.summary = summary
 
 
 @dataclass
@@ -73,9 +46,26 @@ class Summary:
     failed: int = 0
     skipped: int = 0
     busy: int = 0
+    interrupted: int = 0
+    planned: int = 0        # jobs in the plan (done + to run)
+    estimated: int = 0      # dry run: jobs of corpora whose stand-in is not written yet
     io: dict = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    budget: object = None   # the budget plan (emobench.budget.Plan) when a budget applied
+    seconds: dict = field(default_factory=dict)  # job key -> measured seconds of the jobs run
+
+    def budget_lines(self) -> list[str]:
+        """Estimate against measured seconds per cell (empty without a budget)."""
+        from emobench.budget import compare
+
+        return compare(self.budget, self.seconds) if self.budget is not None else []
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any fold failed (after every other fold ran), else 0."""
+        return 1 if self.failed else 0
 
     def line(self) -> str:
         busy = f", {self.busy} busy elsewhere" if self.busy else ""
@@ -89,321 +79,83 @@ class Summary:
                 f"{g('misses', 0)} misses, {g('rebuilt', 0)} rebuilt")
 
 
-# -- planning -----------------------------------------------------------------
-
-def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seed: int, trials: int,
-              root: Path | None, store_url: str,
-              optuna_url: str | None) -> tuple[list[Job], list[Skip]]:
-    jobs, skipped = [], []
-    by_dataset: dict[str, list[Cell]] = {}
-    for c in cells:
-        by_dataset.setdefault(c.dataset, []).append(c)
-    for dname, dcells in by_dataset.items():
-        ds = reg.dataset(dname)
-        try:
-            src = datasource.resolve(ds, root, profile.scale, seed=0)
-            recordings = load_recordings(ds, src.root)
-        except Exception as exc:
-            for c in dcells:
-                skipped.append(Skip(c.dataset, c.task, c.model, c.protocol,
-                                    f"corpus could not be read: {type(exc).__name__}: {exc}"))
-            continue
-        folds_of: dict[str, tuple] = {}
-        for pname in sorted({c.protocol for c in dcells}):
-            proto = reg.protocol(pname)
-            try:
-                unmet = proto.unmet_needs(recordings)
-                if unmet:
-                    raise ValueError(f"protocol needs {', '.join(unmet)}")
-                folds = proto.folds(recordings, seed)
-                for f in folds:
-                    check_fold(f, recordings, pname)
-                folds_of[pname] = (proto, folds, fold_checksum(folds))
-            except Exception as exc:
-                folds_of[pname] = exc
-        for c in dcells:
-            entry = folds_of[c.protocol]
-            if isinstance(entry, Exception):
-                skipped.append(Skip(c.dataset, c.task, c.model, c.protocol,
-                                    f"{type(entry).__name__}: {entry}"))
-                continue
-            proto, folds, checksum = entry
-            model_cls = reg.model(c.model)
-            chosen = folds[: profile.max_folds] if profile.max_folds else folds
-            for i, f in enumerate(chosen):
-                key = content_key("job", c.dataset, ds.version, src.fingerprint, c.task,
-                                  c.model, model_cls.version, c.protocol, proto.version,
-                                  checksum, f.name, seed, profile.name, trials)[:32]
-                jobs.append(Job(key, c, i, f.name, len(chosen), proto.pool_folds, seed,
-                                profile.name, trials, str(src.root), src.synthetic,
-                                src.fingerprint, proto.version, checksum, store_url, optuna_url))
-    return jobs, skipped
-
-
-# -- the worker -----------------------------------------------------------------
-
-_RECORDINGS: dict[tuple[str, str], list] = {}
-
-
-def load_recordings(ds, root: Path) -> list:
-    """A corpus's recordings, read once per process."""
-    k = (ds.name, str(root))
-    if k not in _RECORDINGS:
-        recs = ds.load(Path(root))
-        ids = [r.id for r in recs]
-        if len(set(ids)) != len(ids):
-            dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
-            raise ValueError(f"dataset {ds.name!r}: duplicate recording ids {dup}")
-        if not recs:
-            raise ValueError(f"dataset {ds.name!r}: no recordings found under {root}")
-        _RECORDINGS[k] = recs
-    return _RECORDINGS[k]
-
-
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def oriented_scorer(task: Task):
-    from emobench.metrics import get_metric
-
-    metric = get_metric(task.primary_metric)
-    sign = 1.0 if metric.greater_is_better else -1.0
-
-    def score(samples, preds) -> float:
-        y_true, y_pred, _, _ = flatten(task, samples, preds)
-        return sign * float(metric.fn(y_true, y_pred))
-
-    return score
-
-
-def flatten(task: Task, samples, preds):
-    """Pool predictions of a split: one entry per clip, or per frame."""
-    if len(preds) != len(samples):
-        raise ValueError(f"model returned {len(preds)} predictions for {len(samples)} samples")
-    out = _flatten(task, samples, preds)
-    bad = int((~np.isfinite(out[1])).sum())
-    if bad:
-        raise ValueError(f"{bad} of {len(out[1])} predictions are non-finite (NaN or inf)")
-    return out
-
-
-def _flatten(task: Task, samples, preds):
-    if task.level == "clip":
-        y_true = np.array([s.y for s in samples], dtype=float)
-        y_pred = np.array([float(np.asarray(p).reshape(-1)[0]) for p in preds])
-        subj = np.array([s.subject for s in samples])
-        item = np.array([s.id for s in samples])
-        return y_true, y_pred, subj, item
-    yt, yp, subj, item = [], [], [], []
-    for s, p in zip(samples, preds):
-        y = np.asarray(s.y, dtype=float).reshape(-1)
-        p = np.asarray(p, dtype=float).reshape(-1)
-        if len(p) != len(y):
-            raise ValueError(f"recording {s.id!r}: {len(p)} frame predictions for {len(y)} labels")
-        yt.append(y)
-        yp.append(p)
-        subj.append(np.full(len(y), s.subject))
-        item.append(np.full(len(y), s.id))
-    return np.concatenate(yt), np.concatenate(yp), np.concatenate(subj), np.concatenate(item)
-
-
-def compute_metrics(task: Task, y_true, y_pred) -> dict[str, float]:
-    from emobench.metrics import get_metric
-
-    out = {}
-    for name in task.all_metrics:
-        try:
-            out[name] = float(get_metric(name).fn(y_true, y_pred))
-        except ValueError:
-            out[name] = float("nan")
-    return out
-
-
-def samples_for(recordings, ids, task: Task, inputs: dict[str, str]) -> list[Sample]:
-    by_id = {r.id: r for r in recordings}
-    return [Sample(by_id[i], task, inputs) for i in ids if task.name in by_id[i].labels]
-
-
-class _Heartbeat(threading.Thread):
-    def __init__(self, store: Store, key: str, owner: str, every: float = 30.0):
-        super().__init__(daemon=True)
-        self.store, self.key, self.owner, self.every = store, key, owner, every
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.wait(self.every):
-            try:
-                self.store.heartbeat(self.key, self.owner)
-            except Exception:
-                pass
-
-
-_STORES: dict[str, Store] = {}
-_TUNED: dict = {}  # the most recent tuning result of this process
-
-
-def _store(url: str) -> Store:
-    if url not in _STORES:
-        _STORES[url] = Store(url)
-    return _STORES[url]
-
-
-def _io_counters() -> dict:
-    from emobench.media import default_cache
-    from emobench.media import video_stats
-
-    return {**video_stats(), **default_cache().stats()}
-
-
-def execute(job: Job) -> Outcome:
-    """Run one (cell, fold) job and commit its row. Never raises for a bad fold:
-    the failure is recorded with its message and the run goes on."""
-    before = _io_counters()
-    outcome = _execute(job)
-    after = _io_counters()
-    outcome.io = {k: after[k] - before.get(k, 0) for k in after}
-    return outcome
-
-
-def _execute(job: Job) -> Outcome:
-    t0 = time.time()
-    store = _store(job.store_url)
-    owner = owner_id()
-    c = job.cell
-    row = dict(dataset=c.dataset, task=c.task, model=c.model, protocol=c.protocol, fold=job.fold_name,
-               fold_index=job.fold_index, n_folds=job.n_folds, pool_folds=job.pool_folds,
-               seed=job.seed, profile=job.profile, synthetic=job.synthetic)
-    state = store.claim(job.key, owner, row)
-    if state == "done":
-        return Outcome(job, "reused")
-    if state == "busy":
-        return Outcome(job, "busy")
-    beat = _Heartbeat(store, job.key, owner)
-    beat.start()
-    try:
-        values = _run_fold(job)
-        store.finish(job.key, owner, **values)
-        return Outcome(job, "done", time.time() - t0)
-    except KeyboardInterrupt:
-        store.release(job.key, owner)
-        raise
-    except Exception as exc:
-        message = f"{c}: fold {job.fold_name}: {type(exc).__name__}: {exc}"
-        detail = "".join(traceback.format_exception(exc)[-6:])
-        store.fail(job.key, owner, message + "\n" + detail)
-        return Outcome(job, "failed", time.time() - t0, message)
-    finally:
-        beat.stop.set()
-
-
-def _run_fold(job: Job) -> dict:
-    # convergence chatter from short training budgets is expected, not news
-    warnings.filterwarnings("ignore", message=".*(converge|Maximum iterations|ill-conditioned).*")
-    reg = registry()
-    c = job.cell
-    ds = reg.dataset(c.dataset)
-    task = ds.task(c.task)
-    model_cls = reg.model(c.model)
-    proto = reg.protocol(c.protocol)
-    recordings = load_recordings(ds, Path(job.root))
-    folds = proto.folds(recordings, job.seed)
-    if fold_checksum(folds) != job.fold_checksum:
-        raise RuntimeError(f"protocol {c.protocol!r}: fold assignment changed since planning")
-    fold = folds[job.fold_index]
-    check_fold(fold, recordings, c.protocol)
-    inputs = model_cls.resolve_inputs(ds.modalities)
-    train, valid, test = (samples_for(recordings, ids, task, inputs)
-                          for ids in (fold.train, fold.valid, fold.test))
-    for part, samples in (("train", train), ("valid", valid), ("test", test)):
-        if not samples:
-            raise ValueError(f"no {part} recordings labelled for task {task.name!r} in fold {fold.name!r}")
-    score = oriented_scorer(task)
-    ctx = FitContext(task=task, modalities=ds.modalities, profile=job.profile, seed=job.seed,
-                     device=pick_device(), score=score)
-    t0 = time.time()
-    # Folds that differ only in their test set (one per culture, say) share the
-    # tuned model: tuning never sees the test split, so re-tuning would only repeat it.
-    tuned_key = content_key(c.dataset, c.task, c.model, model_cls.version, job.fingerprint,
-                            job.profile, job.trials, job.seed, sorted(fold.train), sorted(fold.valid))
-    if _TUNED.get("key") == tuned_key:
-        result = _TUNED["result"]
-    else:
-        _TUNED.clear()
-        result = tune(model_cls, train, valid, ctx, trials=job.trials, seed=job.seed,
-                      storage=storage_for(job.optuna_url), study_name=job.key)
-        _TUNED.update(key=tuned_key, result=result)
-    t_tune = time.time() - t0
-    t1 = time.time()
-    preds = result.model.predict(test)
-    t_pred = time.time() - t1
-    try:
-        y_true, y_pred, subj, item = flatten(task, test, preds)
-    except ValueError as exc:
-        raise ValueError(f"model {c.model!r} on the test split: {exc}") from None
-    metrics = compute_metrics(task, y_true, y_pred)
-    for r in recordings:
-        r.forget()
-    marker = read_standin_marker(Path(job.root)) or {}
-    return dict(
-        primary_metric=task.primary_metric, score=metrics[task.primary_metric], metrics=metrics,
-        best_params=_jsonable(result.params), n_trials=result.n_trials,
-        param_count=_param_count(model_cls, ds, task),
-        timings={"tune_s": round(t_tune, 3), "predict_s": round(t_pred, 3),
-                 "trials_pruned": result.n_pruned, "trials_failed": result.n_failed},
-        provenance={"versions": provenance.versions(), "commit": provenance.git_commit(),
-                    "machine": provenance.machine(), "protocol_version": job.protocol_version,
-                    "fold_checksum": job.fold_checksum, "dataset_version": ds.version,
-                    "data": job.fingerprint, "model_version": model_cls.version,
-                    "n_train": len(train), "n_valid": len(valid), "n_test": len(test),
-                    "ceiling": (marker.get("ceilings") or {}).get(task.name, {}),
-                    "scale": marker.get("scale")},
-        predictions=pack_predictions(y_true=y_true, y_pred=y_pred, subject=subj, item=item),
-    )
-
-
-def _param_count(model_cls, ds, task):
-    try:
-        n = model_cls.param_count(ds.modalities, task)
-        return int(n) if n is not None else None
-    except Exception:
-        return None
-
-
-def _jsonable(d: dict) -> dict:
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in d.items()}
-
-
 # -- the driver -------------------------------------------------------------------
 
-def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: int | None = None,
-        max_folds: int | None = None, data_root=None, store_url: str | None = None, optuna_url: str | None = None,
-        jobs: int = 1, scheduler: str | None = None, dry_run: bool = False,
-        skipped: list[Skip] = (), progress: bool = True, log=print) -> Summary:
-    from emobench import executors
-    from emobench.store import default_url
+def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: int | None = None,
+        trials: int | None = None, max_folds: int | None = None, data_root=None,
+        store_url: str | None = None, optuna_url: str | None = None, jobs: int = 1,
+        scheduler: str | None = None, dry_run: bool = False, skipped: list[Skip] = (),
+        progress=True, log=print, warn=None, run_config: dict | None = None,
+        budget_minutes: float | None = None, explicit_datasets=()) -> Summary:
+    """Plan and run ``cells``; returns the :class:`Summary` (``exit_code`` 1 when a
+    fold failed). ``seed`` is the first training seed, ``seeds`` how many (default:
+    the profile's); folds never depend on either. ``explicit_datasets``: corpora the
+    user named, which must be under a given data root (else
+    :class:`~emobench.datasource.CorpusNotFoundError`). ``run_config`` is stored
+    with every row. Raises :class:`RunInterrupted` on SIGINT/SIGTERM."""
+    from emobench.store import default_url, safe_url
 
+    warn = warn or (lambda msg: print(msg, file=sys.stderr))
     reg = registry()
     prof = get_profile(profile)
     if max_folds is not None:
         prof = dataclasses.replace(prof, max_folds=max_folds or None)
     trials = trials or prof.trials
+    seed_list = training_seeds(seed, seeds if seeds is not None else prof.seeds)
     store_url = store_url or default_url()
     if optuna_url is None:
         optuna_url = _optuna_default(store_url)
+    named = set(explicit_datasets) | _named_dataset(run_config)
     root = datasource.data_root(data_root)
-    job_list, plan_skips = make_jobs(reg, cells, prof, seed=seed, trials=trials, root=root,
-                                     store_url=store_url, optuna_url=optuna_url)
-    summary = Summary(cells=len({j.cell for j in job_list}))
-    summary.skipped = len(skipped) + len(plan_skips)
-    summary.skips = [f"{s.dataset}/{s.task} x {s.model} x {s.protocol}: {s.reason}" for s in plan_skips]
-    if dry_run:
-        for j in job_list:
-            log(f"would run {j.cell} fold {j.fold_index + 1}/{j.n_folds} ({j.fold_name}) key={j.key}")
+    summary = Summary()
+    interrupts.clear()
+    interrupts.install()
+    try:
+        plan = make_jobs(reg, cells, prof, seeds=seed_list, trials=trials, root=root,
+                         store_url=store_url, optuna_url=optuna_url, dry_run=dry_run,
+                         explicit_datasets=named, run_config=run_config, load_recordings=load_checked)
+        minutes = budget_minutes if budget_minutes is not None else prof.budget_minutes
+        if minutes and plan.jobs:  # cut work (never trials) to fit the time budget
+            from emobench import budget
+
+            summary.budget = budget.plan(plan.jobs, minutes, budget.machine(jobs), reg)
+            plan.jobs = summary.budget.jobs
+        for msg in plan.notices:
+            warn(msg)
+        summary.notices = list(plan.notices)
+        summary.cells = len({j.cell for j in plan.jobs})
+        summary.planned = len(plan.jobs)
+        summary.skipped = len(skipped) + len(plan.skips)
+        summary.skips = [f"{s.dataset}/{s.task} x {s.model} x {s.protocol}: {s.reason}"
+                         for s in plan.skips]
+        done = _done_keys(store_url, [j.key for j in plan.jobs], create=not dry_run)
+        todo = [j for j in plan.jobs if j.key not in done]
+        summary.reused = len(plan.jobs) - len(todo)
+        if dry_run:
+            _dry_run_report(plan, done, log)
+            if summary.budget is not None:
+                from emobench.budget import describe
+
+                for line in describe(summary.budget):
+                    log(line)
+            summary.estimated = sum(plan.unplanned.values())
+            return summary
+        if todo and optuna_url:
+            _prepare_optuna(optuna_url)
+        _execute_all(todo, summary, jobs, scheduler, progress)
         return summary
-    store = Store(store_url)
-    todo = [j for j in job_list if store.status(j.key) != "done"]
-    summary.reused = len(job_list) - len(todo)
+    except KeyboardInterrupt:
+        code = interrupts.exit_code(interrupts.received() or signal.SIGINT)
+        log(f"interrupted: {summary.run} folds saved in {safe_url(store_url)}; "
+            f"rerun the same command to resume")
+        raise RunInterrupted(code, summary) from None
+    finally:
+        interrupts.restore()
+
+
+def _execute_all(todo, summary: Summary, jobs: int, scheduler: str | None, progress) -> None:
+    from emobench import executors
+
     if scheduler:
         it = executors.dask(execute, todo, scheduler, max(1, jobs))
     elif jobs > 1:
@@ -415,14 +167,71 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, trials: i
             summary.io[k] = summary.io.get(k, 0) + v
         if outcome.status == "done":
             summary.run += 1
+            summary.seconds[outcome.job.key] = outcome.seconds
         elif outcome.status == "reused":
             summary.reused += 1
         elif outcome.status == "busy":
             summary.busy += 1
+        elif outcome.status == "interrupted":
+            summary.interrupted += 1
+            raise KeyboardInterrupt  # a worker was interrupted: stop handing out folds
         else:
             summary.failed += 1
             summary.failures.append(outcome.message)
-    return summary
+        interrupts.check()
+
+
+def _named_dataset(run_config: dict | None) -> set[str]:
+    """A --dataset given as a plain name (no glob) names that corpus explicitly."""
+    value = (run_config or {}).get("dataset")
+    if isinstance(value, str) and value and not any(ch in value for ch in "*?[]"):
+        return {value}
+    return set()
+
+
+def _done_keys(store_url: str, keys: list[str], create: bool = True) -> set[str]:
+    """Which of ``keys`` are done. With ``create=False`` (a dry run) a store that
+    does not exist yet is read as empty and nothing is created."""
+    if create:
+        engine = Store(store_url).engine
+    else:
+        if store_url.startswith("sqlite:///"):
+            path = store_url[len("sqlite:///"):]
+            if path in ("", ":memory:") or not Path(path).is_file():
+                return set()
+        engine = sa.create_engine(store_url)
+        if not sa.inspect(engine).has_table("results"):
+            return set()
+    out: set[str] = set()
+    with engine.connect() as c:
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            out.update(r[0] for r in c.execute(sa.select(results.c.key).where(
+                results.c.key.in_(chunk)).where(results.c.status == "done")))
+    if not create:
+        engine.dispose()
+    return out
+
+
+def _dry_run_report(plan: Plan, done: set[str], log) -> None:
+    for j in plan.jobs:
+        state = "done     " if j.key in done else "would run"
+        log(f"{state} {j.cell} fold {j.fold_index + 1}/{j.n_folds} ({j.fold_name}) seed {j.seed} "
+            f"key={j.key}")
+    for dname, n in plan.unplanned.items():
+        log(f"{dname}: stand-in not written yet: {n} folds to run (estimate)")
+    n_done = sum(j.key in done for j in plan.jobs)
+    log(f"dry run: {n_done} folds done, {len(plan.jobs) - n_done} would run"
+        + (f", about {sum(plan.unplanned.values())} more once stand-ins are written"
+           if plan.unplanned else "") + "; nothing written")
+
+
+def _prepare_optuna(url: str) -> None:
+    """Create the Optuna schema once, here, before workers race to create it."""
+    from emobench import tuning
+
+    if hasattr(tuning, "prepare_storage"):
+        tuning.prepare_storage(url)
 
 
 def _optuna_default(store_url: str) -> str | None:
@@ -459,24 +268,7 @@ def _progress(it, todo: list, enabled):
 
 
 def profile_latency(reg: Registry, cells: list[Cell], store_url: str | None) -> list[str]:
-    """Profile every model that has a network on each corpus it ran on, once per
-    (model, corpus); returns a message per profile that could not be made.
-    Latency is a leaderboard column, never a reason to fail a run."""
-    from emobench.model import Model
-    from emobench.profiling import profile_model
-    from emobench.store import default_url
+    """Latency of each (model, corpus) at its tuned configuration: emobench.profiling.models."""
+    from emobench.profiling import profile_latency as _profile
 
-    store = _store(store_url or default_url())
-    # stored inputs read "corpus[shape]"; the corpus is the prefix
-    done = {(model, inp.split("[")[0]) for model, inp in store.latest_profiles()}
-    problems = []
-    for ds_name, model_name in sorted({(c.dataset, c.model) for c in cells}):
-        ds, cls = reg.dataset(ds_name), reg.model(model_name)
-        if (model_name, ds_name) in done or cls.torch_module is Model.torch_module:
-            continue  # already profiled, or no network to time (scikit-learn baselines)
-        task = next(ds.task(c.task) for c in cells if (c.dataset, c.model) == (ds_name, model_name))
-        try:
-            profile_model(cls, modalities=ds.modalities, task=task, store=store, input_name=ds_name)
-        except Exception as exc:
-            problems.append(f"profiling {model_name} on {ds_name} failed: {type(exc).__name__}: {exc}")
-    return problems
+    return _profile(reg, cells, store_url)

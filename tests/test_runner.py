@@ -33,6 +33,16 @@ def test_run_stores_one_row_per_fold_and_rerun_reuses(reg, tmp_path):
     assert "alpha" in row["best_params"]
     prov = row["provenance"]
     assert prov["fold_checksum"] and prov["protocol_version"] == "1"
+    # n_folds is the protocol's total (5-fold), folds_run the profile's cap
+    assert (row["n_folds"], row["folds_run"], row["seed"]) == (5, 2, 0)
+    assert prov["folds"] == {"run": 2, "total": 5} and row["inputs"] == {"features": "feats"}
+    ident = prov["identity"]
+    assert ident["model"] == "linear" and ident["model_distribution"] == "emobench"
+    assert ident["dataset_distribution"] == "emobench-testkit" and ident["seeds"] == [0]
+    assert ident["trials"] == 2 and ident["profile"] == "smoke"
+    assert row["identity_key"] == prov["identity_key"]
+    assert len({r["identity_key"] for r in rows}) == 2  # one entry per task
+    assert "command" in prov and "git_dirty" in prov and prov["config"] == {}
     assert prov["versions"]["numpy"] == np.__version__ and prov["ceiling"] == {"ccc": 0.95}
     # the stored score is the metric of the stored predictions
     preds = Store(f"sqlite:///{tmp_path}/r.db").predictions(row["key"])
@@ -64,11 +74,34 @@ def test_other_cells_continue_after_a_failure(reg, tmp_path):
     assert s.failed == 4 and s.run == 4
 
 
-def test_dry_run_lists_jobs_without_running(reg, tmp_path):
+def test_dry_run_writes_nothing_and_tells_done_from_to_run(reg, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EMOBENCH_CACHE", str(cache))
     lines = []
     s = run(reg, tmp_path, model="linear", dry_run=True, log=lines.append)
-    assert len(lines) == 4 and all("would run" in x for x in lines) and s.run == 0
-    assert not Path(f"{tmp_path}/r.db").exists() or Store(f"sqlite:///{tmp_path}/r.db").rows(None) == []
+    # no stand-in, no fold plan, no store: only an estimate from the profile's cap
+    assert lines == ["toy: stand-in not written yet: 4 folds to run (estimate)",
+                     "dry run: 0 folds done, 0 would run, about 4 more once stand-ins are "
+                     "written; nothing written"]
+    assert s.run == 0 and s.estimated == 4
+    assert not cache.exists() and not Path(f"{tmp_path}/r.db").exists()
+    run(reg, tmp_path, model="linear", max_folds=1)  # writes the stand-in, runs fold 1 of each task
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    lines.clear()
+    s = run(reg, tmp_path, model="linear", dry_run=True, log=lines.append)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    done = [x for x in lines if x.startswith("done ")]
+    todo = [x for x in lines if x.startswith("would run ")]
+    assert len(done) == 2 and all("fold 1/5" in x for x in done)
+    assert len(todo) == 2 and all("fold 2/5" in x for x in todo)
+    assert lines[-1] == "dry run: 2 folds done, 2 would run; nothing written"
+    assert (s.reused, s.run) == (2, 0)
+
+
+def test_exit_code_is_one_when_a_fold_failed(reg, tmp_path):
+    assert run(reg, tmp_path, model="linear").exit_code == 0
+    s = run(reg, tmp_path, model="[fl]*")
+    assert s.failed == 4 and s.exit_code == 1
 
 
 def test_third_party_package_is_discovered_and_evaluated_through_the_cli(tmp_path, example_site):

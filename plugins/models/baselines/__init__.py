@@ -58,6 +58,7 @@ class _TabularModel(Model):
 
 class MeanBaseline(Model):
     name = "mean"
+    deterministic = True  # a training mean or majority class does not depend on the seed
     description = "Training mean (regression) or majority class (classification)."
     consumes = SERIES_KINDS + ("face_video", "face_image", "audio", "fixations")
     consumes_any = True
@@ -73,7 +74,7 @@ class MeanBaseline(Model):
 
     def predict(self, samples):
         if self._task.level == "frame":
-            return [np.full(len(np.atleast_1d(s.y)), self._value) for s in samples]
+            return [np.full(s.n_labels, self._value) for s in samples]
         return [self._value] * len(samples)
 
     @classmethod
@@ -83,6 +84,7 @@ class MeanBaseline(Model):
 
 class LinearBaseline(_TabularModel):
     name = "linear"
+    deterministic = True  # closed-form ridge / convex logistic fit: the seed changes nothing
     description = "Ridge / logistic regression on standardised frame rows or pooled clip features."
     paper_params = {"alpha": 1.0}
 

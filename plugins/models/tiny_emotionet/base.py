@@ -107,7 +107,7 @@ class _FrameConvModel(Model):
     # -- data -------------------------------------------------------------
     def _label_len(self, sample: Sample, n: int) -> int:
         try:
-            return len(np.atleast_1d(sample.y))
+            return sample.n_labels
         except KeyError:
             return n
 
