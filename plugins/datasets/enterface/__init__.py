@@ -1,0 +1,84 @@
+"""eNTERFACE'05 audio-visual emotion database: 42 subjects (44 folders in the
+common copy), six induced emotions, five English sentences each.
+
+Reads ``enterface database/subject N/<emotion>/sentence K/...avi`` trusting the
+folders (spaces, uneven depth, the ``s12_*``/``s_3_*``/``s16_su_3avi.avi`` file-name
+faults; see ``layout``). Face crops come from the video and the voice from the
+same file's audio track, plus eGeMAPS functionals, LLDs and log-mel frames from
+``emobench.media.audio``. Primary protocol: speaker-independent 10-fold without
+subject 6 (the usual exclusion). See docs/corpora/enterface.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emobench import hookimpl
+from emobench.data import Recording, Task
+from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
+from emobench.labelspace import CorpusLabels, declare
+from emobench_plugins.datasets.rml.streams import clip_modalities, clip_streams
+
+from . import layout as L
+from .protocols import enterface_protocols
+
+LABELS = declare(CorpusLabels("enterface", L.CLASSES, note="the six basic emotions; no neutral"))
+
+EMOTION_TASK = Task("emotion-6", "classification", "clip", classes=L.CLASSES, metric="accuracy",
+                    metrics=("accuracy", "uar", "macro_f1"),
+                    description="Induced emotion of the clip (six basic emotions), from the "
+                                "emotion folder.")
+
+
+class Enterface(Dataset):
+    name = "enterface"
+    version = "1"
+    title = "eNTERFACE'05 audio-visual emotion database"
+    folder = "enterface database"
+    modalities = clip_modalities(L.VIDEO_FPS, "clip's AVI")
+    tasks = (EMOTION_TASK,)
+    protocols = ("enterface-10fold", "enterface-loso", "enterface-10fold-all")
+    citation = ("Martin O., Kotsia I., Macq B., Pitas I., The eNTERFACE'05 audio-visual emotion "
+                "database, ICDE Workshops 2006.")
+    url = "http://www.enterface.net/enterface05/"
+
+    def load(self, root: Path) -> list[Recording]:
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"enterface: corpus folder {root} does not exist "
+                                    f"(expected a folder named {self.folder!r})")
+        clips, problems = L.scan(root)
+        if not clips and problems:
+            raise FileNotFoundError(f"enterface: {problems[0]}")
+        return [Recording(id=c.id, subject=c.subject,
+                          labels={EMOTION_TASK.name: L.CLASSES.index(c.emotion)},
+                          streams=clip_streams(c.path),
+                          meta={"emotion": c.emotion, "sentence": c.sentence,
+                                "file": str(c.path.relative_to(root))})
+                for c in clips]
+
+    def doctor(self, root: Path) -> DoctorReport:
+        from .doctor import check_tree
+
+        report = DoctorReport(self.name, str(root))
+        try:
+            counts, problems = check_tree(Path(root))
+            report.problems.extend(problems)
+            report.counts = {**count_recordings(self.load(Path(root)), self.tasks), **counts}
+        except Exception as exc:  # doctor reports, it does not crash
+            report.problems.append(Problem(str(root), f"{type(exc).__name__}: {exc}"))
+        return report
+
+    def write_standin(self, out: Path, scale: str = "small", seed: int = 0) -> dict:
+        from .standin import write_standin
+        return write_standin(Path(out), scale, seed)
+
+
+@hookimpl
+def emobench_register_datasets():
+    return [Enterface()]
+
+
+@hookimpl
+def emobench_register_protocols():
+    return enterface_protocols()

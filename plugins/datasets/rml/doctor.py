@@ -1,0 +1,29 @@
+"""``emobench doctor`` for RML: counts and every problem with its path."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from emobench.dataset import Problem
+
+from . import layout as L
+from .streams import check_clip
+
+
+def check_tree(root: Path) -> tuple[dict, list[Problem]]:
+    clips, problems = L.scan(root)
+    usable = 0
+    for c in clips:
+        why = check_clip(c.path)
+        if why:
+            problems.append(Problem(str(c.path), why))
+        else:
+            usable += 1
+    counts = {
+        "clips": len(clips), "usable_clips": usable,
+        "speakers": len({c.speaker for c in clips}),
+        "per_emotion": {e: sum(c.emotion == e for c in clips) for e in L.CLASSES},
+        "per_language": dict(sorted(Counter(c.language or "(none)" for c in clips).items())),
+    }
+    return counts, problems
