@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import optuna
 import optuna.distributions as D
 
+from emobench.layouts import DataError
 from emobench.model import FitContext, Model
 from emobench.store import describe, retry_transient, safe_url
 
@@ -143,6 +144,10 @@ def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, 
             value = ctx.score(valid, model.predict(valid))
         except optuna.TrialPruned:
             raise
+        except DataError as exc:  # the data is bad, not the model: stop, never retry per trial
+            data_error.append(exc)
+            trial.study.stop()
+            raise
         except Exception as exc:
             errors.append(f"trial {trial.number} ({params}): {type(exc).__name__}: {exc}")
             raise
@@ -153,7 +158,10 @@ def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, 
             best.update(model=model, value=value, params=params)
         return value
 
+    data_error: list[DataError] = []
     study.optimize(objective, n_trials=n_trials, catch=(Exception,), gc_after_trial=False)
+    if data_error:
+        raise data_error[0]
     states = [t.state for t in study.trials]
     if best["model"] is None:
         detail = errors[-1] if errors else "every trial was pruned"

@@ -19,7 +19,7 @@ CORE = Path(__file__).resolve().parents[1] / "emobench"
 RANKS = {
     # 0: vocabulary with no emobench dependency
     "metrics": 0, "stats": 0, "resampling": 0, "provenance": 0, "hookspecs": 0, "profiles": 0,
-    "config": 0, "store": 0, "sim": 0, "labelspace": 0, "bootstrap": 0, "validate": 1,
+    "config": 0, "store": 0, "sim": 0, "labelspace": 0, "bootstrap": 0, "validate": 1, "layouts": 1,
     # 1: data vocabulary and the media room
     "data": 1, "media": 1,
     # 2: the plugin base classes

@@ -13,6 +13,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from emobench.layouts import DataError
+
 # Bump when the output of preprocess_video changes for the same inputs, so old
 # cache entries are no longer used.
 PIPELINE_VERSION = 2
@@ -25,16 +27,16 @@ HAAR_FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 # ------------------------------------------------------------------ errors
 
 
-class MediaError(Exception):
-    """A media file that cannot be used: missing, unreadable, corrupt or truncated."""
+class MediaError(DataError):
+    """A media file that cannot be used: missing, unreadable, corrupt or truncated.
+    A :class:`~emobench.layouts.DataError`, so the runner blames the data, not the model."""
 
-    def __init__(self, path: str | Path, reason: str):
+    def __init__(self, path: str | Path, reason: str, recording: str | None = None):
+        super().__init__(path, reason, recording)
         self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
     def __reduce__(self):  # keep path/reason when sent between processes
-        return (type(self), (self.path, self.reason))
+        return (type(self), (self.path, self.reason, self.recording))
 
 
 class FaceDetectorUnavailable(RuntimeError):
@@ -160,6 +162,26 @@ def read_frames(
     return np.stack(frames)
 
 
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def _check_complete(path: Path, buf: np.ndarray) -> None:
+    """A cut PNG or JPEG still half-decodes in OpenCV (the rest gray); refuse it by
+    its missing end marker (PNG's IEND chunk, JPEG's EOI)."""
+    head, tail = buf[:8].tobytes(), buf[-64:].tobytes()
+    if head == _PNG_MAGIC:
+        if not tail.rstrip(b"\0").endswith(_PNG_END):
+            raise MediaError(path, "truncated PNG (no IEND chunk at the end)")
+    elif head[:2] == b"\xff\xd8":
+        if b"\xff\xd9" not in tail:
+            raise MediaError(path, "truncated JPEG (no end-of-image marker)")
+    elif path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        kind = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+        raise MediaError(path, f"not a {kind} image (the content does not start with a {kind} "
+                               "signature)")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """A still image (PNG, JPG, BMP...) as (H, W, 3) uint8 BGR.
 
@@ -169,6 +191,7 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     _check_file(path)
     buf = np.fromfile(path, dtype=np.uint8)  # works for any path encoding
+    _check_complete(path, buf)
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:
         raise MediaError(path, "not a readable image (corrupt or unsupported format)")
