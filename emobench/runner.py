@@ -142,6 +142,8 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
             return summary
         if todo and optuna_url:
             _prepare_optuna(optuna_url)
+        if summary.budget is not None and hasattr(progress, "estimates"):
+            progress.estimates = dict(summary.budget.seconds)  # the ETA starts from the cost model
         _execute_all(todo, summary, jobs, scheduler, progress)
         return summary
     except KeyboardInterrupt:

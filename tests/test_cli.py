@@ -87,6 +87,12 @@ def test_interrupt_exits_130_and_says_how_to_resume(reg, tmp_path, monkeypatch):
     monkeypatch.setattr(R, "run", interrupted)
     r = invoke(*smoke(tmp_path, "--model", "mean"))
     assert r.exit_code == 130 and "run the same command again to resume" in r.output
+    if hasattr(R, "RunInterrupted"):  # the runner's own SIGTERM/SIGINT handling: its code passes through
+        def terminated(*a, **k):
+            raise R.RunInterrupted(143, R.Summary())
+
+        monkeypatch.setattr(R, "run", terminated)
+        assert invoke(*smoke(tmp_path, "--model", "mean")).exit_code == 143
 
 
 def test_quiet_and_verbose_on_every_command():

@@ -7,7 +7,8 @@ order it hands them to the workers), ``update(outcome)`` as each finishes and
 the first W unfinished folds in hand-out order (exact for one worker). The
 ETA is the estimated cost of the unfinished folds divided by the workers,
 minus what the running ones have already spent; a fold's cost is the
-planner's estimate when the job carries one (``estimate_s``), else the mean
+planner's estimate when the budget planned one (``estimates``, set by the
+runner from emobench.budget), else the mean
 time of finished folds of the same model on the same corpus, of the same
 model, or of any fold, in that order.
 
@@ -39,6 +40,7 @@ class FoldProgress:
         self.workers, self.enabled, self.now = max(1, int(workers)), enabled, now
         self._console = console
         self.jobs: list = []
+        self.estimates: dict[str, float] = {}  # job key -> planner's seconds (emobench.budget)
         self.finished: dict[str, object] = {}
         self.since: dict[str, float] = {}
         self.costs: list[tuple[str, str, float]] = []  # (model, dataset, seconds) of folds that ran
@@ -47,7 +49,7 @@ class FoldProgress:
 
     # -- estimates ---------------------------------------------------------
     def estimate(self, job) -> float | None:
-        own = getattr(job, "estimate_s", None)
+        own = self.estimates.get(job.key) or getattr(job, "estimate_s", None)
         if own:
             return float(own)
         c = job.cell

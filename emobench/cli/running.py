@@ -55,18 +55,6 @@ def merge_config(ctx: typer.Context, values: dict, path: Path | None) -> dict:
     return {key: values[p.name] for key, p in params.items()}
 
 
-def _parse_seeds(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        seeds = [int(s) for s in str(text).replace(" ", "").split(",") if s != ""]
-    except ValueError:
-        raise CliError(f"--seeds takes integers separated by commas, got {text!r}") from None
-    if not seeds:
-        raise CliError("--seeds is empty")
-    return seeds
-
-
 def check_run_names(reg, dataset: str, model: str, protocol: str | None, task: str, profile: str) -> None:
     from fnmatch import fnmatch
 
@@ -89,8 +77,8 @@ def run(ctx: typer.Context,
         profile: str = typer.Option("default", help="smoke | default | paper."),
         trials: Optional[int] = typer.Option(None, help="Optuna trials per (cell, fold); default from the profile."),
         folds: Optional[int] = typer.Option(None, help="At most N folds per protocol (default from the profile; 0 = all)."),
-        seed: int = typer.Option(0, help="Seed for splits, samplers and models."),
-        seeds: Optional[str] = typer.Option(None, help="Several seeds, e.g. 0,1,2 (replaces --seed)."),
+        seed: int = typer.Option(0, help="First training seed (samplers and models; folds do not depend on it)."),
+        seeds: Optional[int] = typer.Option(None, min=1, help="Training seeds per fold, from --seed on (default: the profile's)."),
         budget: Optional[float] = typer.Option(None, help="Time budget in minutes shared among the cells."),
         data_root: Optional[Path] = typer.Option(None, help="Folder holding real corpora, or one corpus folder "
                                                             "(else $EMOBENCH_DATA; stand-ins otherwise)."),
@@ -139,8 +127,7 @@ def run(ctx: typer.Context,
     store_url, _ = locations.store_url(v["store"])
     accepts = set(inspect.signature(runner.run).parameters)
     extra: dict = {}
-    seed_list = _parse_seeds(v["seeds"])
-    for flag, name, value in (("--seeds", "seeds", seed_list), ("--budget", "budget_minutes", v["budget"])):
+    for flag, name, value in (("--seeds", "seeds", v["seeds"]), ("--budget", "budget_minutes", v["budget"])):
         if value is None:
             continue
         if name not in accepts:
@@ -148,6 +135,10 @@ def run(ctx: typer.Context,
         extra[name] = value
     if "run_config" in accepts:
         extra["run_config"] = run_record(values, config_file=config)
+    if "warn" in accepts:
+        extra["warn"] = warn
+    if "log" in accepts:
+        extra["log"] = lambda msg: typer.echo(msg, err=msg.startswith("interrupted"))
     reporter = FoldProgress(workers=v["jobs"], enabled=progress and not quiet)
     try:
         summary = runner.run(cells, profile=v["profile"], seed=v["seed"], trials=v["trials"],
@@ -165,6 +156,9 @@ def run(ctx: typer.Context,
             with reporter.phase(f"profiling latency of {len({c.model for c in cells})} model(s)"):
                 for msg in runner.profile_latency(reg, cells, store_url):
                     warn(msg)
+    except SystemExit as exc:  # runner.RunInterrupted: it said what was saved; 130 or 143
+        reporter.close()
+        raise typer.Exit(exc.code if isinstance(exc.code, int) else EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         reporter.close()
         saved = reporter.counts.get("done", 0)
@@ -173,11 +167,14 @@ def run(ctx: typer.Context,
         raise typer.Exit(EXIT_INTERRUPTED)
     if not dry_run and not quiet:
         typer.echo(summary.io_line())
+    if verbose and hasattr(summary, "budget_lines"):
+        for budget_line in summary.budget_lines():
+            typer.echo(budget_line)
     line = summary.line()
     if skipped and not (explain or verbose):
         line += " (--explain lists the skipped)"
     typer.echo(line)
     code = getattr(summary, "exit_code", None)
-    if code is None:
+    if not isinstance(code, int):
         code = EXIT_FAILED if summary.failed else 0
     raise typer.Exit(code)
