@@ -19,7 +19,14 @@ _EXPORTS = {
     "hookimpl": "emobench.hookspecs",
     "Fold": "emobench.data", "Modality": "emobench.data", "Recording": "emobench.data",
     "Sample": "emobench.data", "Task": "emobench.data", "MODALITY_KINDS": "emobench.data",
-    "Dataset": "emobench.dataset",
+    "Dataset": "emobench.dataset", "DoctorReport": "emobench.dataset", "Problem": "emobench.dataset",
+    "SEVERITIES": "emobench.dataset", "STANDIN_MARKER": "emobench.dataset",
+    "open_every_stream": "emobench.dataset",
+    "DataError": "emobench.layouts", "PathEscapeError": "emobench.layouts",
+    "inside": "emobench.layouts", "find_part": "emobench.layouts", "ZipMember": "emobench.layouts",
+    "MediaError": "emobench.media.decode", "read_image": "emobench.media.decode",
+    "read_openface_csv": "emobench.media.openface",
+    "Metric": "emobench.metrics", "register_metric": "emobench.metrics",
     "FitContext": "emobench.model", "Model": "emobench.model",
     "Protocol": "emobench.protocols",
 }
@@ -27,6 +34,9 @@ _EXPORTS = {
 __all__ = [
     "hookimpl", "Dataset", "Model", "FitContext", "Protocol", "Modality", "Task",
     "Recording", "Sample", "Fold", "MODALITY_KINDS", "__version__",
+    "DoctorReport", "Problem", "SEVERITIES", "STANDIN_MARKER", "open_every_stream", "DataError",
+    "PathEscapeError", "inside", "find_part", "ZipMember", "MediaError", "read_image",
+    "read_openface_csv", "Metric", "register_metric",
 ]
 
 

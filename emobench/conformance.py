@@ -106,8 +106,11 @@ def check_dataset(ds, report: Report, workdir: Path, reg: Registry | None = None
     return recs, a
 
 
-def check_protocols(ds, recs, reg: Registry, report: Report):
+def check_protocols(ds, recs, reg: Registry, report: Report, wanted=None):
+    """Check the protocols that apply to ``ds`` (only those ``wanted(name)`` accepts)."""
     for name in applicable_protocols(reg, ds):
+        if wanted is not None and not wanted(name):
+            continue
         proto = reg.protocol(name)
         p = f"protocol {name} on {ds.name}"
         problems = validate_protocol(proto)
@@ -153,7 +156,30 @@ def check_model(cls, reg: Registry, report: Report, standins: dict):
             return  # one compatible task is enough to exercise the contract
 
 
+def known_names(reg: Registry) -> set[str]:
+    """Everything ``check`` accepts: entry points, distributions and plugin names."""
+    out = {o.entry_point for o in reg.origins.values()} | {o.distribution for o in reg.origins.values()}
+    out |= {n for _, n in reg.origins} | {o.entry_point for o, _ in reg.failures}
+    return out | {o.distribution for o, _ in reg.failures}
+
+
 def check_registry(reg: Registry, names: list[str] | None = None, workdir: Path | None = None) -> Report:
+    """Run the checks of the plugins ``names`` (entry point, distribution or plugin
+    names; all when empty). A protocol is checked by its own package, on every
+    corpus it applies to (also those it attaches itself to via ``Protocol.datasets``);
+    a name that matches nothing is a KeyError with a did-you-mean."""
+    import difflib
+
+    from emobench.plugins import PluginError
+
+    known = known_names(reg)
+    for n in names or []:
+        if n not in known:
+            close = difflib.get_close_matches(n, sorted(known), n=3)
+            hint = f"did you mean {', '.join(map(repr, close))}?" if close else \
+                f"known: {', '.join(sorted(known))}"
+            raise PluginError(f"emobench check: no plugin, entry point or distribution named "
+                              f"{n!r} ({hint})")
     report = Report()
     for origin, reason in reg.failures:
         if not names or origin.entry_point in names or origin.distribution in names:
@@ -164,18 +190,26 @@ def check_registry(reg: Registry, names: list[str] | None = None, workdir: Path 
         work = Path(workdir or tmp)
         standins = {}
         for n, ds in sorted(reg.datasets.items()):
-            if wanted("dataset", n) or any(wanted("protocol", p) for p in ds.protocols):
-                got = check_dataset(ds, report, work, reg)
-                if got:
-                    standins[n] = got
-                    check_protocols(ds, got[0], reg, report)
+            own = wanted("dataset", n)
+            # the corpus owner checks the protocols the corpus lists; a protocol that
+            # attaches itself through Protocol.datasets is checked by its own package
+            take = lambda p, own=own, ds=ds: wanted("protocol", p) or (own and p in ds.protocols)  # noqa: E731
+            protos = [p for p in applicable_protocols(reg, ds) if take(p)]
+            if not own and not protos:
+                continue
+            # a corpus checked only for another package's protocol: its own checks
+            # go to a scratch report, so they are not blamed on the protocol
+            got = check_dataset(ds, report if own else Report(), work, reg)
+            if got:
+                standins[n] = got
+                check_protocols(ds, got[0], reg, report, take)
         for n, cls in sorted(reg.models.items()):
             if wanted("model", n):
-                pool = standins
+                pool = {k: v for k, v in standins.items() if wanted("dataset", k)}
                 if not pool:  # a model-only package: exercise it on the built-in corpora
                     for dn, ds in sorted(reg.datasets.items()):
                         if any(not model_task_mismatch(cls, ds, t) for t in ds.tasks):
-                            got = check_dataset(ds, Report(), work, reg)
+                            got = standins.get(dn) or check_dataset(ds, Report(), work, reg)
                             if got:
                                 pool = {dn: got}
                                 break

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from emobench.data import Modality, Recording, Task
+from emobench.layouts import (DataError, PathEscapeError, ZipMember, dangling_symlinks,  # noqa: F401
+                              find_part, inside)
 
 STANDIN_MARKER = "EMOBENCH_STANDIN.json"
+SEVERITIES = ("error", "warning")
 
 
 @dataclass
@@ -25,7 +28,12 @@ class Problem:
 
     path: str
     message: str
-    severity: str = "error"  # "error" | "warning"
+    severity: str = "error"  # "error" (doctor fails, the run refuses it) | "warning"
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"Problem.severity must be one of {SEVERITIES}, got {self.severity!r}")
+        self.path = str(self.path)
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.path}: {self.message}"
@@ -85,15 +93,21 @@ class Dataset:
 
     # -- optional -------------------------------------------------------
     def doctor(self, root: Path) -> DoctorReport:
-        """Check a tree without training. The default loads it and counts; plugins
-        override it to report every problem with its path."""
+        """Check a tree without training. The default loads it, then opens every
+        declared stream of every recording once (decoding it), and reports every
+        failure with its own path, continuing past the first. Plugins override it
+        (calling :func:`open_every_stream` too) to add corpus-specific checks."""
+        root = Path(root)
         report = DoctorReport(self.name, str(root))
+        report.problems += tree_problems(root)
         try:
-            recs = self.load(Path(root))
+            recs = self.load(root)
         except Exception as exc:  # the point of doctor is to report, not to crash
-            report.problems.append(Problem(str(root), f"{type(exc).__name__}: {exc}"))
+            report.problems.append(problem_from(exc, root))
             return report
+        report.problems += recording_problems(self, recs)
         report.counts = count_recordings(recs, self.tasks)
+        report.counts["streams_opened"] = open_every_stream(recs, report.problems)
         return report
 
     def task(self, name: str) -> Task:
@@ -118,9 +132,72 @@ def count_recordings(recs: list[Recording], tasks) -> dict:
     return counts
 
 
+def problem_from(exc: BaseException, fallback: Path | str) -> Problem:
+    """A doctor problem for an exception: its own path when it names one."""
+    path = getattr(exc, "path", None) or getattr(exc, "filename", None) or fallback
+    reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+    return Problem(str(path), str(reason).removeprefix(f"{path}: "))
+
+
+def tree_problems(root: Path) -> list[Problem]:
+    """What any reader would trip on before the plugin's loader: dangling
+    symlinks and an unreadable stand-in marker."""
+    out = [Problem(str(p), "dangling symlink (its target does not exist)")
+           for p in dangling_symlinks(root)] if Path(root).is_dir() else []
+    try:
+        read_standin_marker(root)
+    except DataError as exc:
+        out.append(Problem(exc.path, exc.reason))
+    return out
+
+
+def recording_problems(ds: "Dataset", recs: list[Recording]) -> list[Problem]:
+    """The checks the run applies too: duplicate ids and labels outside their task
+    (emobench.validate), so what doctor calls an error the run refuses."""
+    from emobench.validate import label_problems
+
+    out = []
+    seen: dict[str, int] = {}
+    for r in recs:
+        seen[r.id] = seen.get(r.id, 0) + 1
+    for rid, n in seen.items():
+        if n > 1:
+            rec = next(r for r in recs if r.id == rid)
+            out.append(Problem(str((rec.meta or {}).get("path") or rid),
+                               f"recording id {rid!r} appears {n} times"))
+    for lp in label_problems(ds.name, ds.tasks, recs):
+        out.append(Problem(lp.file or lp.recording, f"recording {lp.recording!r}, task "
+                                                    f"{lp.task!r}: {lp.message}"))
+    return out
+
+
+def open_every_stream(recs: list[Recording], problems: list[Problem]) -> int:
+    """Open every stream of every recording once (default spec), adding a problem
+    with the failing file's path for each that raises; returns how many opened."""
+    opened = 0
+    for r in recs:
+        for name, load in (r.streams or {}).items():
+            try:
+                load()
+                opened += 1
+            except Exception as exc:
+                p = problem_from(exc, (r.meta or {}).get("path") or r.id)
+                p.message = f"stream {name!r} of recording {r.id!r}: {p.message}"
+                problems.append(p)
+    return opened
+
+
 def read_standin_marker(root: Path) -> dict | None:
-    """The stand-in marker written next to a synthetic tree, or None for real data."""
+    """The stand-in marker written next to a synthetic tree, or None for real data.
+    A marker that is not a JSON object is a :class:`DataError` naming the file."""
     p = Path(root) / STANDIN_MARKER
     if not p.exists():
         return None
-    return json.loads(p.read_text())
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(p, f"stand-in marker is not valid JSON ({exc}); delete the folder to "
+                           "have it written again") from None
+    if not isinstance(data, dict):
+        raise DataError(p, f"stand-in marker holds a {type(data).__name__}, not a JSON object")
+    return data

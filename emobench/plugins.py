@@ -179,16 +179,72 @@ HOOKS = [
 ]
 
 
-def load_registry(extra_plugins: list[tuple[object, Origin]] = ()) -> Registry:
+BUILTIN_DISTRIBUTION = "emobench"
+
+
+def _describe(obj) -> str:
+    return obj.__name__ if isinstance(obj, type) else f"{type(obj).__name__} {obj!r}"[:120]
+
+
+def _contract(hook: str, kind: str, item) -> str | None:
+    """Why ``item`` breaks the hook's contract in shape (before metadata checks)."""
+    if kind in ("dataset", "protocol"):
+        base = Dataset if kind == "dataset" else Protocol
+        if isinstance(item, type) and issubclass(item, base):
+            return f"{hook} returned a class, not an instance: did you mean {item.__name__}()?"
+    if kind == "model" and isinstance(item, Model):
+        return (f"{hook} returned an instance, not a class: did you mean "
+                f"{type(item).__name__}?")
+    return None
+
+
+def _collect(pm, reg: Registry) -> list[tuple[str, str, object]]:
+    """Every (registry attribute, name, item) one plugin registers; raises
+    PluginError naming the hook and the contract at the first bad item."""
+    staged: list[tuple[str, str, object]] = []
+    for hook, attr, kind, validate in HOOKS:
+        for result in getattr(pm.hook, hook)():
+            if result is None:
+                continue
+            if not isinstance(result, (list, tuple)):
+                raise PluginError(f"{hook} must return a list; got {_describe(result)}")
+            for item in result:
+                why = _contract(hook, kind, item)
+                if why:
+                    raise PluginError(why)
+                problems = validate(item) if validate else []
+                name = getattr(item, "name", "")
+                if problems:
+                    raise PluginError(f"{hook}: {kind} {name!r}: " + "; ".join(problems))
+                if any(a == attr and n == name for a, n, _ in staged):
+                    raise PluginError(f"{hook}: {kind} name {name!r} is returned twice")
+                if name in getattr(reg, attr):
+                    other = reg.origins.get((kind, name))
+                    raise PluginError(f"{kind} name {name!r} is already registered"
+                                      + (f" by {other}" if other else "")
+                                      + "; that one is kept (built-ins and earlier plugins win)")
+                staged.append((attr, name, item))
+    return staged
+
+
+def load_registry(extra_plugins: list[tuple[object, Origin]] = (), *,
+                  strict: bool | None = None) -> Registry:
     """Discover every plugin and return what they register.
 
     ``extra_plugins`` are (module-or-object, origin) pairs registered in
     addition to the entry points (used by tests and by the conformance checks).
+    Built-ins (distribution ``emobench``) register first, so a third-party name
+    clash never replaces one: the later entry point is rejected and reported
+    with both distributions. One bad item rejects its whole entry point.
+    ``strict`` (default: ``EMOBENCH_STRICT_PLUGINS``) raises one PluginError
+    listing every failing entry point after all were tried.
     """
     reg = Registry()
     blocked = _blocked()
     candidates: list[tuple[object, Origin]] = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    eps = sorted(entry_points(group=GROUP),
+                 key=lambda e: ((e.dist.name if e.dist else "?") != BUILTIN_DISTRIBUTION, e.name))
+    for ep in eps:
         dist = ep.dist.name if ep.dist else "?"
         origin = Origin(ep.name, dist, ep.dist.version if ep.dist else "?")
         if ep.name in blocked or dist in blocked:
@@ -196,7 +252,7 @@ def load_registry(extra_plugins: list[tuple[object, Origin]] = ()) -> Registry:
         try:
             candidates.append((ep.load(), origin))
         except Exception as exc:
-            _fail(reg, origin, f"import failed: {type(exc).__name__}: {exc}")
+            reg.failures.append((origin, f"import failed: {type(exc).__name__}: {exc}"))
     candidates += list(extra_plugins)
 
     for plugin, origin in candidates:
@@ -205,36 +261,33 @@ def load_registry(extra_plugins: list[tuple[object, Origin]] = ()) -> Registry:
         try:
             pm.register(plugin, name=origin.entry_point)
         except Exception as exc:  # e.g. a hook with an unknown name or bad signature
-            _fail(reg, origin, f"registration failed: {exc}")
+            reg.failures.append((origin, f"registration failed: {exc}"))
             continue
-        staged: list[tuple[str, str, object]] = []
         try:
-            for hook, attr, kind, validate in HOOKS:
-                for result in getattr(pm.hook, hook)():
-                    for item in result or []:
-                        problems = validate(item) if validate else []
-                        name = getattr(item, "name", "")
-                        if problems:
-                            raise PluginError(f"{kind} {name!r}: " + "; ".join(problems))
-                        if name in getattr(reg, attr) or any(
-                                a == attr and n == name for a, n, _ in staged):
-                            other = reg.origins.get((kind, name))
-                            raise PluginError(f"{kind} name {name!r} is already registered"
-                                              + (f" by {other}" if other else ""))
-                        staged.append((attr, name, item))
-        except Exception as exc:
-            _fail(reg, origin, f"{type(exc).__name__}: {exc}")
+            staged = _collect(pm, reg)
+        except PluginError as exc:
+            reg.failures.append((origin, str(exc)))
+            continue
+        except Exception as exc:  # a hook that raised: name the hook's own error
+            reg.failures.append((origin, f"a hook raised {type(exc).__name__}: {exc}"))
             continue
         for attr, name, item in staged:
             getattr(reg, attr)[name] = item
             reg.origins[(attr.rstrip("s"), name)] = origin
+    if _strict() if strict is None else strict:
+        raise_failures(reg)
     return reg
 
 
-def _fail(reg: Registry, origin: Origin, reason: str) -> None:
-    if _strict():
-        raise PluginError(f"plugin {origin}: {reason}")
-    reg.failures.append((origin, reason))
+def raise_failures(reg: Registry, names: list[str] | None = None) -> None:
+    """Raise one PluginError listing every failing entry point (only those matching
+    ``names`` by entry point or distribution, when given); no-op when none failed."""
+    failed = [(o, r) for o, r in reg.failures
+              if not names or o.entry_point in names or o.distribution in names]
+    if failed:
+        lines = "\n".join(f"  plugin {o}: {r}" for o, r in failed)
+        raise PluginError(f"{len(failed)} plugin entry point(s) failed to load "
+                          f"(EMOBENCH_STRICT_PLUGINS is set):\n{lines}")
 
 
 _REGISTRY: Registry | None = None

@@ -115,6 +115,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from emobench import datasource
 
     errors.append(datasource.DataRootError)
+    from emobench.layouts import DataError
+    from emobench.plugins import PluginError
+
+    errors += [PluginError, DataError]
     try:
         from emobench import store
 

@@ -120,8 +120,12 @@ def check(plugins: Optional[list[str]] = typer.Argument(None, help="Entry-point,
     """Conformance checks for plugins: metadata, stand-in round trip, leak-free folds,
     fit/predict contract. Exit 1 when a check fails."""
     from emobench.conformance import check_registry
+    from emobench.plugins import _strict, load_registry, raise_failures
 
-    reg = registry()
+    # strict mode fails only on the packages being checked, not an unrelated broken one
+    reg = load_registry(strict=False)
+    if _strict():
+        raise_failures(reg, plugins or None)
     known = {o.entry_point for o in reg.origins.values()} | {o.distribution for o in reg.origins.values()}
     known |= {n for _, n in reg.origins} | {o.entry_point for o, _ in reg.failures}
     for name in plugins or []:
