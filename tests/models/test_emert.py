@@ -59,7 +59,7 @@ class _Sample:
         self.fix = rng.normal(size=(32, 2)).astype(np.float32)
 
     def x(self, name, **spec):
-        return {"face_video": self.faces, "eye_movement": self.eye, "fixation": self.fix}[name]
+        return {"face_video": self.faces, "eye_movement": self.eye, "fixations": self.fix}[name]
 
 
 def test_learns_from_the_eyes():

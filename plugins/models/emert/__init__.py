@@ -36,7 +36,7 @@ class EMERT(Model):
     paper = PAPER
     description = ("ResNet-18 faces + LSTM eye movements and fixations, modality-adversarial "
                    "decoupling, cross-transformer over 72 tokens")
-    consumes = ("face_video", "eye_movement", "fixation")
+    consumes = ("face_video", "eye_movement", "fixations")
     task_kinds = ("classification", "regression")
     levels = ("clip",)
     paper_params = {"lr": 1e-4, "weight_decay": 5e-4, "batch_size": 16, "epochs": "auto",
@@ -95,7 +95,7 @@ class EMERT(Model):
             idx = np.linspace(0, len(f) - 1, FACE_FRAMES).round().astype(int)
             faces.append((f[idx][..., ::-1] / 255.0).astype(np.float32).transpose(0, 3, 1, 2))
             e = np.nan_to_num(np.asarray(s.x("eye_movement"), dtype=np.float32))
-            x = np.nan_to_num(np.asarray(s.x("fixation"), dtype=np.float32))
+            x = np.nan_to_num(np.asarray(s.x("fixations"), dtype=np.float32))
             if e.shape != (EYE_STEPS, EYE_FEATURES) or x.shape != (EYE_STEPS, FIX_FEATURES):
                 raise ValueError(f"emert: sample {s.id!r} needs eye_movement (32, 39) and fixation "
                                  f"(32, 2), got {e.shape} and {x.shape}")
