@@ -170,3 +170,29 @@ class Model:
             elif not cls.consumes_any:
                 return None
         return found or None
+
+
+def load_state_dict(path) -> dict:
+    """Tensors from a PyTorch checkpoint, read with ``weights_only=True``.
+
+    A file that carries code (pickled objects beyond tensors) or is no
+    checkpoint at all is refused with a ``ValueError`` naming the file. PyTorch's
+    own message advises retrying with ``weights_only=False``, i.e. running the
+    file's code: that advice is never passed on."""
+    import pickle
+    import re
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        what = (f"it carries code (a pickled {found.group(1)})" if found
+                else "it holds more than tensors or is not a PyTorch checkpoint")
+        raise ValueError(f"{path}: checkpoint refused: {what}; emobench loads tensors only "
+                         f"(save the model's state_dict)") from None
+    except Exception as exc:  # torch's readers fail in many ways on a file that is no checkpoint
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = type(exc).__name__ + (f": {first[:200]}" if first and "weights_only" not in first else "")
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({detail})") from None

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from emobench.data import Modality, Recording, Sample, Task
-from emobench.model import Model, Streamer
+from emobench.model import Model, Streamer, load_state_dict
 from emobench.realtime.main_face import SETTLE_FRAMES, ReplayDetector, choose_main_track
 
 __all__ = ["annotate_video", "AnnotateError", "default_task", "prepare_model", "OfflineStreamer",
@@ -118,7 +118,10 @@ def prepare_model(model, *, task=None, weights: str | Path | None = None,
             if got is None:
                 raise AnnotateError(f"model {m.name!r} has no torch network to load {path} into")
             try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = load_state_dict(path)
+            except ValueError as exc:  # names the file; never relays "weights_only=False"
+                raise AnnotateError(str(exc)) from None
+            try:
                 got[0].load_state_dict(state)
             except Exception as exc:
                 raise AnnotateError(f"{path}: cannot load into model {m.name!r}: {exc}") from exc

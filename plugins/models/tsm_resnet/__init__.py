@@ -21,7 +21,7 @@ import torch
 
 from emobench import hookimpl
 from emobench.data import Sample, Task
-from emobench.model import FitContext, Model, Streamer
+from emobench.model import FitContext, Model, Streamer, load_state_dict
 
 from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
 
@@ -112,7 +112,7 @@ class TSMResNet(Model):
         labels = [np.atleast_1d(np.asarray(s.y)).reshape(-1).astype(np.int64) for s in train]
         net = ResNet18TSM(self.n_classes_, shift="none").to(ctx.device)
         if p.get("weights"):
-            state = torch.load(p["weights"], map_location="cpu", weights_only=True)
+            state = load_state_dict(p["weights"])  # refuses code, naming the file
             state = {k: v for k, v in state.items() if not k.startswith("fc.")}
             net.load_state_dict(state, strict=False)
         self.net_ = net
