@@ -24,10 +24,13 @@ class What(str, Enum):
     plugins = "plugins"
 
 
-def model_info(reg, name, cls) -> dict:
+def model_info(reg, name, cls, sized: bool = True) -> dict:
+    """Everything about a model; ``sized=False`` skips the parameter count, which
+    builds the network (and imports torch): the plain listing does without it."""
     o = reg.origin("model", name)
+    params = None
     try:
-        params = cls.param_count()
+        params = cls.param_count() if sized else None
     except Exception as exc:  # a model that cannot size itself without data
         params = f"unknown ({type(exc).__name__})"
     return {"name": name, "distribution": o.distribution, "version": o.version,
@@ -62,12 +65,6 @@ def _join(items, limit: int = 4) -> str:
     return ", ".join(items[:limit]) + (f" +{len(items) - limit}" if len(items) > limit else "")
 
 
-def _count(n) -> str:
-    if not isinstance(n, int):
-        return "-" if n is None else "?"
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
-
-
 def _short(info: dict, section: str) -> dict:
     """The columns of the plain listing (the rest is in --json / list KIND NAME)."""
     if section == "datasets":
@@ -75,10 +72,9 @@ def _short(info: dict, section: str) -> dict:
                 "tasks": _join(t["name"] for t in info["tasks"]),
                 "protocols": _join(info["protocols"], 2)}
     if section == "models":
-        p = info["params_paper_config"]
         return {"name": info["name"], "consumes": _join(info["consumes"], 2),
                 "tasks": "/".join({"classification": "class", "regression": "regr"}.get(k, k) for k in info["task_kinds"]) + " " + "/".join(info["levels"]),
-                "params": _count(p),
+                "version": info["model_version"],
                 "from": info["distribution"] if info["distribution"] != "emobench" else ""}
     if section == "protocols":
         return {"name": info["name"], "needs": _join(info["needs"], 2), "description": info["description"]}
@@ -148,7 +144,7 @@ def list_(what: What = typer.Argument(What.all, help="What to list."),
     if what in (What.all, What.datasets):
         out["datasets"] = [dataset_info(reg, n, d) for n, d in sorted(reg.datasets.items())]
     if what in (What.all, What.models):
-        out["models"] = [model_info(reg, n, c) for n, c in sorted(reg.models.items())]
+        out["models"] = [model_info(reg, n, c, sized=as_json) for n, c in sorted(reg.models.items())]
     if what in (What.all, What.protocols):
         out["protocols"] = [protocol_info(reg, n, p) for n, p in sorted(reg.protocols.items())]
     if what in (What.all, What.plugins):
