@@ -43,8 +43,9 @@ class Scale:
 
 SCALES = {
     "tiny": Scale((1, 3, 6, 11, 16), (3,), 1.2, 10.0, (128, 96), 1),
-    # 20 subjects: the 10-fold protocol's 3 default folds test about 6 of them
-    "small": Scale(tuple(range(1, 21)), (1, 3), 1.6, 12.0, (160, 120), 2),
+    # 20 subjects: the 10-fold protocol's 3 default folds test about 6 of them; one
+    # sentence (3, which carries the s16_su_3avi fault) keeps it in the time budget
+    "small": Scale(tuple(range(1, 21)), (3,), 1.2, 10.0, (160, 120), 2),
     "full": Scale(tuple(range(1, 45)), (1, 2, 3, 4, 5), 3.0, 25.0, (360, 288), 2),
 }
 

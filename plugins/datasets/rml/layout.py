@@ -61,7 +61,8 @@ def scan(root: Path) -> tuple[list[Clip], list[Problem]]:
                 emotion = CODES.get(p.name[:2].lower())
                 if emotion is None:
                     problems.append(Problem(str(p), f"first two letters {p.name[:2]!r} are no "
-                                                    f"emotion code ({', '.join(CODES)}); skipped"))
+                                                    f"emotion code ({', '.join(CODES)}); skipped",
+                                            "warning"))
                     continue
                 if language is not None and language not in LANGUAGES:
                     problems.append(Problem(str(folder), f"language folder {folder.name!r} is "

@@ -39,7 +39,8 @@ class Scale:
 
 SCALES = {
     "tiny": Scale(4, 1, 1.2, 10.0, (128, 96), 1),
-    "small": Scale(12, 2, 1.6, 12.0, (160, 120), 2),
+    # sized for the default run's budget (docs/corpora/rml.md: write, feature and run times)
+    "small": Scale(10, 2, 1.2, 10.0, (160, 120), 2),
     "full": Scale(8, 15, 4.0, 30.0, (320, 240), 2),
 }
 
