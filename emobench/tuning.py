@@ -19,7 +19,7 @@ import optuna.distributions as D
 
 from emobench.layouts import DataError
 from emobench.model import FitContext, Model
-from emobench.store import describe, retry_transient, safe_url
+from emobench.store import StoreError, describe, retry_transient, safe_url
 
 # failed trials are reported by the runner's summary, with the model named
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -57,8 +57,9 @@ def suggest(trial: optuna.Trial, name: str, dist: D.BaseDistribution):
 # on PostgreSQL, two processes creating the schema at once).
 
 
-class OptunaStorageError(RuntimeError):
-    """The Optuna storage cannot be opened; the message names its URL."""
+class OptunaStorageError(StoreError):
+    """The Optuna storage cannot be opened; the message names its URL. A
+    StoreError, so the command line reports it like a results-store fault."""
 
 
 class _RetryingRDBStorage(optuna.storages.RDBStorage):
