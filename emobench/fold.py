@@ -162,7 +162,9 @@ def store_for(url: str) -> Store:
 def _io_counters() -> dict:
     from emobench.media import default_cache, video_stats
 
-    return {**video_stats(), **default_cache().stats()}
+    from emobench.media.audio import audio_stats
+
+    return {**video_stats(), **audio_stats(), **default_cache().stats()}
 
 
 def execute(job: Job) -> Outcome:

@@ -75,7 +75,8 @@ class Summary:
     def io_line(self) -> str:
         g = self.io.get
         return (f"media: {g('videos_decoded', 0)} videos and {g('images_decoded', 0)} images decoded "
-                f"({g('frames_decoded', 0)} frames); array cache: {g('hits', 0)} hits, "
+                f"({g('frames_decoded', 0)} frames), {g('audio_decoded', 0)} audio files decoded, "
+                f"{g('audio_features', 0)} audio features computed; array cache: {g('hits', 0)} hits, "
                 f"{g('misses', 0)} misses, {g('rebuilt', 0)} rebuilt")
 
 
