@@ -49,7 +49,8 @@ def profile_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Latency (p50/p95/p99), FPS at batch 1 and N, FLOPs and roofline fraction of models."""
-    from emobench.cli.common import check_name, registry
+    from emobench.cli.common import check_name
+    from emobench.plugins import registry  # quiet: plugin failures are list's and check's to report
 
     with _user_errors():
         check_name("backend", backend, BACKEND_CHOICES)
@@ -107,7 +108,8 @@ def annotate_command(
     from emobench.realtime.annotate import STAGES, AnnotateError, annotate_video
     from emobench.media import MediaError
 
-    from emobench.cli.common import CliError, check_name, registry
+    from emobench.cli.common import CliError, check_name
+    from emobench.plugins import registry
 
     with _user_errors():
         if (video is None) == (camera is None):
