@@ -26,9 +26,21 @@ class Small(nn.Module):
 
 @pytest.fixture(autouse=True)
 def small_roofline(monkeypatch):
-    # The real roofline multiplies 2048x2048 matrices; a small product keeps tests fast.
-    fast = profiling.machine_roofline.__wrapped__
-    monkeypatch.setattr(profiling, "machine_roofline", lambda threads=None: fast(threads, n=256, repeats=3))
+    # The interleaved roofline multiplies 768x768 matrices per call; a small product keeps tests fast.
+    real = profiling.InterleavedRoofline
+    monkeypatch.setattr(profiling.latency, "InterleavedRoofline", lambda: real(n=128))
+
+
+class FixedRoofline:
+    """A roofline that reads 100 GFLOP/s and counts its ticks."""
+
+    def __init__(self):
+        self.ticks = 0
+
+    def tick(self):
+        self.ticks += 1
+
+    gflops = 100.0
 
 
 class FakeClock:
@@ -58,8 +70,9 @@ class Costly(Small):
 
 def test_profile_figures_are_the_timed_calls(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(profiling, "time", clock)
-    monkeypatch.setattr(profiling, "machine_roofline", lambda threads=None: 100.0)
+    monkeypatch.setattr(profiling.latency, "time", clock)
+    roofs = []
+    monkeypatch.setattr(profiling.latency, "InterleavedRoofline", lambda: roofs.append(FixedRoofline()) or roofs[-1])
     torch.manual_seed(0)
     net, x = Costly(clock).eval(), torch.randn(1, 1, 16, 16)
     fig = profile_module(net, x, batch=4, threads=1, backend="eager", iters=40, warmup=3)
@@ -75,15 +88,56 @@ def test_profile_figures_are_the_timed_calls(monkeypatch):
     assert fig["fps_batchN"] == pytest.approx(4 * 1e3 / 5.001)
     assert fig["achieved_gflops"] == pytest.approx(fig["gflops_per_item"] * fig["fps_batchN"])
     assert fig["roofline_fraction"] == pytest.approx(fig["achieved_gflops"] / 100.0)
+    # the roofline was timed once after every timed batch-N call, not at another moment
+    assert roofs[0].ticks == fig["batchN_iters"] and fig["roofline_timing"] == "interleaved"
+    assert len(fig["load"]) == 2
 
 
 def test_flops_equal_hand_count():
-    # 2 FLOP per multiply-add; biases are not counted by FlopCounterMode.
+    # 2 FLOP per multiply-add for products and convolutions (their biases are
+    # part of the op and not counted), 1 per element for everything else.
     assert count_flops(nn.Linear(10, 5), torch.randn(1, 10)) == 2 * 10 * 5
     assert count_flops(nn.Linear(10, 5), torch.randn(3, 10)) == 3 * 2 * 10 * 5
     out_hw = 6 * 6  # 8x8 input, 3x3 kernel, no padding
     assert count_flops(nn.Conv2d(3, 4, 3), torch.randn(1, 3, 8, 8)) == 2 * 4 * out_hw * 3 * 3 * 3
-    assert count_flops(Small(), torch.randn(1, 1, 16, 16)) == 2 * (4 * 14 * 14 * 9) + 2 * (4 * 14 * 14 * 3)
+    relu = 4 * 14 * 14
+    assert count_flops(Small(), torch.randn(1, 1, 16, 16)) == 2 * (4 * 14 * 14 * 9) + relu + 2 * (4 * 14 * 14 * 3)
+
+    class Elementwise(nn.Module):
+        def forward(self, x):
+            return (x * 2 + 1).sum(-1)  # 12 mul + 12 add + 12 summed
+
+    assert count_flops(Elementwise(), torch.randn(3, 4)) == 36
+
+
+def test_emop3d_weighted_sum_layers_are_counted():
+    from emobench_plugins.models.emop3d.pyranet import WS3D, EmoP3DNet
+
+    layer = WS3D((6, 10, 10, 1), 3, (3, 4, 4))
+    got = count_flops(layer, torch.randn(1, 1, 6, 10, 10))
+    d, h, w = 4, 10, 10
+    products = 3 * 3 * d * h * w            # one product per (tau, map, position)
+    tau_sums = 2 * 3 * d * h * w            # adding the three tau terms
+    box = 3 * d * h * 7 * 3 + 3 * d * 7 * 7 * 3  # VALID 4-wide sums along W, then H
+    out = 3 * d * 7 * 7
+    assert got == products + tau_sums + box + out + out  # + bias, + leaky ReLU
+    net = EmoP3DNet(6).eval()
+    x = torch.zeros(1, 1, 16, 100, 100)
+    assert count_flops(net, x) > 10 * profiling.matmul_flops(net, x)  # the Linear alone was 0.00073 GFLOP
+
+
+def test_non_torch_model_is_profiled_through_predict():
+    from emobench.plugins import registry
+
+    reg = registry()
+    ds = reg.dataset("sewa")
+    task = ds.task("arousal")
+    fig = profile_model("linear", modalities=ds.modalities, task=task, input_name="sewa")
+    assert fig["backend"] == "predict" and fig["p50_ms"] > 0 and fig["fps_batch1"] > 0
+    n_features = 2 * fig["input_shape"][0][-1]  # clip level pools mean and std; frame level the rows
+    assert fig["params"] in (n_features + 1, fig["input_shape"][0][-1] + 1)
+    assert fig["config_hash"] and fig["model_version"] == reg.model("linear").version
+    assert fig["realtime_scope"].startswith("model only")
 
 
 def test_wrong_backend_is_rejected():

@@ -1,0 +1,305 @@
+"""A time budget for a run: the cost model and the planner.
+
+The cost of one job (a (cell, fold, seed)) is
+
+    overhead_s + trials x (fixed_s + gflop / (machine GFLOP/s x efficiency))
+
+where ``gflop``, ``efficiency`` and ``fixed_s`` come from the model's
+declared :meth:`~emobench.model.Model.cost` for the fold's size and the
+chosen knobs, the machine's GFLOP/s is a one-off fp32 matmul measurement of
+this machine cached per (CPU, threads, torch) in the cache folder, and
+``overhead_s`` is the measured harness cost of a fold (loading, tuning
+storage, scoring, committing). Models that declare no cost are cheap
+(scikit-learn baselines): they are charged the overhead and a small fixed
+cost per trial.
+
+The planner cuts *work*, never trials (every model of a cell gets the same
+trial budget): each cell gets a share in :data:`SHARES` of its model's
+default work, given as the knob ``{"work": share}`` that the model turns into
+epochs, a clip budget or a data fraction (``FitContext.work`` /
+``FitContext.epochs``). Costly cells are cut first (water-filling: every job
+above a per-job ceiling is scaled down to it, the ceiling is the largest
+that fits), cheap cells keep their whole default. Shares are quantised so
+the same budget on the same machine gives the same plan, the same job keys,
+and so a rerun finds its results in the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+SHARES = (1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.025)
+MIN_SHARE = SHARES[-1]
+# Harness seconds per fold outside the model's fit (measured on the
+# 2-core EPYC with `mean` cells: claim, fold check, in-memory study, predict,
+# scoring, commit; docs/performance.md).
+OVERHEAD_S = 0.35
+# A model without a declared cost and without a measurement below.
+UNDECLARED_TRIAL_S = 0.15
+# Models that declare no cost yet: seconds of one trial per training recording
+# at their whole default work, measured with `emobench run --profile default`
+# on the 2-core EPYC (load 3-5: pessimistic) on the SEWA and UNBC stand-ins
+# (docs/performance.md). The work share scales them (it scales epochs). A
+# model's own Model.cost, when declared, replaces its entry.
+MEASURED_TRIAL_S_PER_RECORDING = {
+    "sequence-rnn": 0.6, "mlp": 0.22, "tiny-emotionet": 0.13, "tiny-emotionet-model-a": 0.75,
+    "tiny-emotionet-pain": 0.06, "frame-cnn": 0.2, "tsm-resnet": 1.3, "mini-xception-fer": 0.2,
+}
+# First read of a corpus in a run (recordings, labels, cached arrays), seconds.
+PREPARE_S = 20.0
+SAFETY = 0.85  # plan to 85 % of the budget: the estimate is a model, the clock is not
+
+
+@dataclass(frozen=True)
+class Machine:
+    gflops: float        # fp32 matmul GFLOP/s of ONE worker (its threads)
+    workers: int = 1
+    threads: int = 1
+    overhead_s: float = OVERHEAD_S
+    source: str = "measured"
+
+    def seconds(self, gflop: float, efficiency: float) -> float:
+        return gflop / (self.gflops * max(efficiency, 1e-6))
+
+
+def _cache_file() -> Path:
+    from emobench.datasource import cache_root
+
+    return cache_root() / "machine.json"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure_gflops(threads: int, n: int = 1024, repeats: int = 5) -> float:
+    """fp32 matmul GFLOP/s on ``threads`` torch threads (median of ``repeats``)."""
+    import numpy as np
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.randn(n, n, generator=torch.Generator().manual_seed(0))
+        a @ a
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            a @ a
+            times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(old)
+    return 2.0 * n ** 3 / float(np.median(times)) / 1e9
+
+
+def machine(workers: int = 1, *, refresh: bool = False, cache: Path | None = None) -> Machine:
+    """This machine as the planner sees it, ``workers`` processes sharing the
+    cores; the throughput is measured once and cached (``refresh`` re-measures)."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    workers = max(1, int(workers))
+    threads = max(1, cores // workers)
+    path = cache or _cache_file()
+    key = f"{_cpu_name()}|threads={threads}|torch={torch.__version__}"
+    known: dict = {}
+    if path.exists():
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            known = {}
+    if refresh or key not in known:
+        known[key] = {"gflops": round(measure_gflops(threads), 1), "measured_at": time.time(),
+                      "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(known, indent=1))
+        except OSError:
+            pass
+    return Machine(gflops=float(known[key]["gflops"]), workers=workers, threads=threads,
+                   source=f"matmul {known[key]['gflops']:.0f} GFLOP/s on {threads} thread(s), cached in {path}")
+
+
+@dataclass
+class Plan:
+    jobs: list                     # re-keyed with their knobs, cheap cells first
+    seconds: dict[str, float]      # estimated seconds per job key
+    shares: dict[str, float]       # chosen work share per cell (str(cell))
+    budget_s: float | None
+    machine: Machine
+    undeclared: list[str] = field(default_factory=list)
+    prepare_s: float = 0.0         # first read of each corpus
+
+    @property
+    def total_s(self) -> float:
+        """Estimated wall seconds: corpus reads and the jobs' sum spread over the workers."""
+        return (self.prepare_s + sum(self.seconds.values())) / self.machine.workers
+
+    @property
+    def fits(self) -> bool:
+        return self.budget_s is None or self.total_s <= self.budget_s
+
+    def cell_seconds(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for j in self.jobs:
+            out[str(j.cell)] = out.get(str(j.cell), 0.0) + self.seconds[j.key]
+        return out
+
+
+def _size(job) -> dict:
+    return dict(getattr(job, "size", None) or {})
+
+
+def job_seconds(job, model_cls, modalities, task, share: float, m: Machine) -> float | None:
+    """Estimated seconds of one job at ``share`` of its default work; None
+    when the model declares no cost."""
+    size = _size(job)
+    knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size}
+    c = model_cls.cost(modalities, task, int(size.get("n_train", 0)), knobs,
+                       n_steps=int(size.get("n_steps", 0)))
+    if c is None:
+        rate = MEASURED_TRIAL_S_PER_RECORDING.get(model_cls.name)
+        if rate is None:
+            return None
+        c = {"seconds": rate * share * int(size.get("n_train", 0))}
+    trial = float(c.get("seconds", 0.0)) + m.seconds(float(c.get("gflop", 0.0)),
+                                                      float(c.get("efficiency", 0.3)))
+    return m.overhead_s + job.trials * trial
+
+
+def _rekey(job, share: float):
+    """The job with its knobs in its key and leaderboard identity (a cut cell is
+    another entry than a whole one); unchanged at the whole default work."""
+    if share >= 1.0:
+        return job
+    from emobench.media import content_key
+
+    knobs = {"work": share}
+    ident = {**(getattr(job, "identity", None) or {}), "knobs": knobs}
+    changes = dict(key=content_key(job.key, "knobs", knobs)[:32], knobs=knobs)
+    if hasattr(job, "identity_key"):
+        changes.update(identity=ident, identity_key=content_key("identity", ident)[:16])
+    return dataclasses.replace(job, **changes)
+
+
+def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
+    """Choose a work share per cell so the estimate fits ``minutes`` (None: no
+    budget, every share 1), and order the jobs cheap cells first."""
+    from emobench.plugins import registry
+
+    reg = reg or registry()
+    jobs = list(jobs)
+    by_cell: dict = {}
+    for j in jobs:
+        by_cell.setdefault(j.cell, []).append(j)
+    # seconds per job at each share, per cell (every job of a cell shares its knobs)
+    table: dict = {}
+    undeclared = []
+    for cell, cjobs in by_cell.items():
+        ds = reg.dataset(cell.dataset)
+        cls, task = reg.model(cell.model), ds.task(cell.task)
+        rows = {}
+        # folds that share train and valid (one test set each) share the tuned
+        # model: the fit is charged to the first of them, the others pay the overhead
+        first = {}
+        for j in cjobs:
+            first.setdefault((j.seed, _size(j).get("group", j.fold_index)), j.key)
+        for s in SHARES:
+            secs = [job_seconds(j, cls, ds.modalities, task, s, m) if first.get(
+                (j.seed, _size(j).get("group", j.fold_index))) == j.key else m.overhead_s for j in cjobs]
+            if any(x is None for x in secs):
+                secs = [m.overhead_s + j.trials * UNDECLARED_TRIAL_S for j in cjobs]
+                if s == 1.0:
+                    undeclared.append(str(cell))
+            rows[s] = secs
+        table[cell] = rows
+    budget_s = None if minutes is None else float(minutes) * 60.0
+
+    def choose(ceiling: float) -> dict:
+        # the largest share whose costliest job is under the ceiling (the floor otherwise)
+        return {cell: next((s for s in SHARES if max(rows[s]) <= ceiling), MIN_SHARE)
+                for cell, rows in table.items()}
+
+    prepare = PREPARE_S * len({c.dataset for c in table})
+
+    def total(shares: dict) -> float:
+        return (prepare + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
+
+    shares = {c: 1.0 for c in table}
+    if budget_s is not None and total(shares) > budget_s * SAFETY:
+        lo, hi = 0.0, max(max(r[1.0]) for r in table.values())
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if total(choose(mid)) <= budget_s * SAFETY:
+                lo = mid
+            else:
+                hi = mid
+        shares = choose(lo)
+    planned, seconds = [], {}
+    for cell, cjobs in by_cell.items():
+        s = shares[cell]
+        for j, sec in zip(cjobs, table[cell][s]):
+            nj = _rekey(j, s)
+            planned.append(nj)
+            seconds[nj.key] = sec
+    cell_cost = {c: sum(table[c][shares[c]]) for c in table}
+    planned.sort(key=lambda j: (cell_cost[j.cell], str(j.cell), j.seed, j.fold_index))
+    return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
+                prepare_s=prepare)
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s:7.1f} s" if s < 120 else f"{s / 60:6.1f} min"
+
+
+def describe(p: Plan) -> list[str]:
+    """Lines for ``--dry-run``: estimated seconds and work share per cell, and the total."""
+    lines = []
+    cells = p.cell_seconds()
+    counts: dict[str, int] = {}
+    for j in p.jobs:
+        counts[str(j.cell)] = counts.get(str(j.cell), 0) + 1
+    for name, secs in cells.items():  # already cheap first
+        share = p.shares.get(name, 1.0)
+        cut = "" if share >= 1.0 else f"  work x{share:g}"
+        lines.append(f"estimate {_fmt_s(secs)}  {counts[name]:3d} jobs  {name}{cut}")
+    budget = "no budget" if p.budget_s is None else f"budget {p.budget_s / 60:.1f} min"
+    verdict = "fits" if p.fits else "DOES NOT FIT (every costly cell is at its floor share)"
+    lines.append(f"estimated total {p.total_s / 60:.1f} min on {p.machine.workers} worker(s) "
+                 f"({budget}: {verdict}); {p.machine.source}")
+    if p.undeclared:
+        lines.append(f"{len(p.undeclared)} cell(s) of models without a declared cost were charged "
+                     f"{UNDECLARED_TRIAL_S:g} s per trial")
+    return lines
+
+
+def compare(p: Plan, actual: dict[str, float]) -> list[str]:
+    """Estimate against measured seconds per cell (``actual``: job key -> seconds
+    of the jobs that ran), for the run summary."""
+    est: dict[str, float] = {}
+    got: dict[str, float] = {}
+    for j in p.jobs:
+        if j.key in actual:
+            est[str(j.cell)] = est.get(str(j.cell), 0.0) + p.seconds[j.key]
+            got[str(j.cell)] = got.get(str(j.cell), 0.0) + actual[j.key]
+    lines = [f"{_fmt_s(got[c])} measured, {_fmt_s(est[c])} estimated ({got[c] / max(est[c], 1e-9):4.2f}x)  {c}"
+             for c in est]
+    if est:
+        e, g = sum(est.values()), sum(got.values())
+        lines.append(f"all cells: {g / 60:.1f} min measured (job seconds), {e / 60:.1f} min estimated "
+                     f"({g / max(e, 1e-9):.2f}x)")
+    return lines

@@ -1,0 +1,118 @@
+"""The budget planner: cost model, shares, order, identity, and the whole default matrix."""
+
+import dataclasses
+
+import pytest
+
+from emobench import budget
+from emobench.cells import plan as plan_cells
+from emobench.plugins import registry
+from emobench.profiles import get_profile
+
+MACHINE = budget.Machine(gflops=100.0, workers=1, threads=2, overhead_s=0.5, source="test")
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeJob:
+    key: str
+    cell: object
+    fold_index: int
+    seed: int
+    trials: int
+    profile: str = "default"
+    size: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    knobs: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    identity: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    identity_key: str = ""
+
+
+def _jobs(cells, n_train=20, folds=3, seeds=3, trials=4):
+    reg = registry()
+    out = []
+    for c in cells:
+        det = getattr(reg.model(c.model), "deterministic", False)
+        for f in range(folds):
+            for s in range(1 if det else seeds):
+                out.append(FakeJob(f"{c}-{f}-{s}", c, f, s, trials,
+                                   size={"n_train": n_train, "n_valid": 10, "n_test": 20, "group": f}))
+    return out
+
+
+def _cells(**kw):
+    cells, _ = plan_cells(registry(), get_profile("default"), **kw)
+    return cells
+
+
+def test_emop3d_cost_is_declared_flops_over_the_machine_rate():
+    reg = registry()
+    cell = _cells(model="emop3d")[0]  # any face-video corpus
+    ds, cls = reg.dataset(cell.dataset), reg.model("emop3d")
+    task = ds.task(cell.task)
+    c = cls.cost(ds.modalities, task, 40, {"work": 1.0, "profile": "default", "n_valid": 10, "n_test": 20,
+                                                  "trials": 4})
+    from emobench_plugins.models.emop3d import clip_gflop
+
+    fwd = clip_gflop(len(task.classes), 16, 100)
+    train = min(cls.CLIP_BUDGET["default"], 40 * cls.CLIPS_PER_VIDEO * cls.default_epochs)
+    infer = (10 * cls.default_epochs + 10 + 20 / 4) * cls.CLIPS_PER_VIDEO
+    assert c["gflop"] == pytest.approx(fwd * (3 * train + infer))
+    job = FakeJob("k", None, 0, 0, 4, size={"n_train": 40, "n_valid": 10, "n_test": 20})
+    secs = budget.job_seconds(job, cls, ds.modalities, task, 1.0, MACHINE)
+    assert secs == pytest.approx(0.5 + 4 * c["gflop"] / (100.0 * c["efficiency"]))
+    half = budget.job_seconds(job, cls, ds.modalities, task, 0.5, MACHINE)
+    assert half < secs  # the work share cuts the clip budget
+
+
+def test_no_budget_keeps_every_job_whole_and_orders_cheap_first():
+    jobs = _jobs(_cells(dataset="unbc"))
+    p = budget.plan(jobs, None, MACHINE)
+    assert set(p.shares.values()) == {1.0}
+    assert sorted(j.key for j in p.jobs) == sorted(j.key for j in jobs)  # keys unchanged
+    cells = p.cell_seconds()
+    order = list(cells.values())
+    assert order == sorted(order)  # cheap cells first
+    assert p.jobs[-1].cell.model in ("emop3d", "tsm-resnet", "sequence-rnn", "frame-cnn")
+
+
+def test_a_tight_budget_cuts_costly_cells_first_and_rekeys_them():
+    jobs = _jobs(_cells(dataset="unbc"))
+    whole = budget.plan(jobs, None, MACHINE)
+    p = budget.plan(jobs, whole.total_s / 60 / 3, MACHINE)
+    assert p.fits and p.total_s <= whole.total_s / 3
+    cut = {c for c, s in p.shares.items() if s < 1}
+    assert cut and all(s in budget.SHARES for s in p.shares.values())
+    costly = max(whole.cell_seconds(), key=whole.cell_seconds().get)
+    assert costly in cut
+    cheapest = min(whole.cell_seconds(), key=whole.cell_seconds().get)
+    assert p.shares[cheapest] == 1.0  # cheap cells keep their whole work
+    by_key = {j.key: j for j in jobs}
+    for j in p.jobs:
+        if p.shares[str(j.cell)] < 1:
+            assert j.key not in by_key and j.knobs == {"work": p.shares[str(j.cell)]}
+            assert j.identity["knobs"] == j.knobs
+    again = budget.plan(jobs, whole.total_s / 60 / 3, MACHINE)
+    assert [j.key for j in again.jobs] == [j.key for j in p.jobs]  # same budget, same plan
+    lines = budget.describe(p)
+    assert "fits" in lines[-2] or "fits" in lines[-1]
+    assert any("work x" in ln for ln in lines)
+    actual = {j.key: 2 * p.seconds[j.key] for j in p.jobs[:3]}
+    cmp = budget.compare(p, actual)
+    assert "2.00x" in cmp[-1]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap: with every registered corpus and model (13 corpora, 3 seeds) the plan at the floor "
+    "share is ~51 min on one worker at 100 GFLOP/s; EmoP3D, TSM-ResNet and the undeclared torch "
+    "models need cheaper validation/test passes or a lower default (docs/performance.md). "
+    "Strict: this test fails once the plan fits, so the mark gets removed."))
+def test_whole_default_matrix_fits_the_default_budget():
+    # The planner's estimate for every registered default cell, 3 seeds for
+    # stochastic models, 3 folds, on this test's fixed machine: within 20 minutes.
+    prof = get_profile("default")
+    cells = _cells()
+    jobs = _jobs(cells, folds=prof.max_folds, seeds=prof.seeds, trials=prof.trials)
+    p = budget.plan(jobs, prof.budget_minutes, MACHINE)
+    assert prof.budget_minutes == 20
+    assert p.total_s <= 20 * 60, budget.describe(p)[-3:]
+    assert len(p.jobs) == len(jobs)
+    assert {j.cell for j in p.jobs} == set(cells)
