@@ -270,8 +270,9 @@ def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials,
                            SPLIT_SEED, profile.name, trials, str(src.root), src.synthetic,
                            src.fingerprint, proto.version, fp["checksum"], store_url, optuna_url,
                            ikey, ident, dict(inputs), info,
-                           dict(zip(("n_train", "n_valid", "n_test"),
-                                    folds[i]["labelled"].get(c.task, [0, 0, 0])))))
+                           {**dict(zip(("n_train", "n_valid", "n_test"),
+                                       folds[i]["labelled"].get(c.task, [0, 0, 0]))),
+                            "group": folds[i]["group"]}))
     return out
 
 

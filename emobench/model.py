@@ -39,8 +39,16 @@ class FitContext:
     score: Callable[[list, list], float] = lambda samples, preds: float("nan")
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def work(self) -> float:
+        """Share of its default work the budget planner gave this cell (1: all of
+        it; see emobench/budget.py). Recorded on the row as the job's knobs."""
+        return float(dict(self.options.get("knobs") or {}).get("work", 1.0))
+
     def epochs(self, smoke: int, default: int, paper: int) -> int:
-        return {"smoke": smoke, "default": default, "paper": paper}.get(self.profile, default)
+        n = {"smoke": smoke, "default": default, "paper": paper}.get(self.profile, default)
+        # the budget cuts epochs, never the paper's
+        return n if self.profile == "paper" or self.work >= 1.0 else max(1, round(n * self.work))
 
 
 def pick_device(requested: str | None = None) -> str:
@@ -86,6 +94,9 @@ class Model:
             dataset provides is used); if False, all are required.
         task_kinds / levels: which tasks it supports.
         paper_params: hyper-parameters of the paper; enqueued as the first trial.
+        deterministic: True when training gives the same model whatever the
+            seed (a mean, a closed-form fit): each fold then runs once instead of
+            once per profile seed.
         realtime: how the model consumes a live stream, for FPS accounting:
             ``{"window": frames per prediction, "hop": frames between predictions,
             "rate": input steps per second or None for the source frame rate}``.
@@ -100,6 +111,7 @@ class Model:
     task_kinds: ClassVar[tuple[str, ...]] = ("classification", "regression")
     levels: ClassVar[tuple[str, ...]] = ("clip", "frame")
     paper_params: ClassVar[dict[str, Any]] = {}
+    deterministic: ClassVar[bool] = False
     realtime: ClassVar[dict[str, Any]] = {"window": 1, "hop": 1, "rate": None}
 
     def __init__(self, **params):
@@ -128,6 +140,17 @@ class Model:
                     task: Task | None = None) -> int | None:
         """Trainable parameters at the paper configuration (or for the given
         inputs); None when the model has no fixed size (e.g. a lookup)."""
+        return None
+
+    @classmethod
+    def cost(cls, modalities: dict[str, Modality], task: Task, n_samples: int, knobs: dict,
+             n_steps: int = 0) -> dict | None:
+        """Declared work of ONE tuning trial (fit, validation and prediction) on a
+        fold of ``n_samples`` training recordings holding ``n_steps`` label steps,
+        with the planner's ``knobs`` (``work``: share of the default work;
+        ``profile``): ``{"gflop": float, "efficiency": fraction of this machine's
+        fp32 matmul rate the computation reaches, "seconds": fixed seconds}``.
+        None: a cheap model (emobench/budget.py charges it a small constant)."""
         return None
 
     @classmethod
