@@ -132,11 +132,13 @@ def generator_version(ds: Dataset) -> str:
     import emobench.sim
 
     h = hashlib.sha256()
-    module = sys.modules[type(ds).__module__]
-    roots = [Path(emobench.sim.__file__).parent, Path(module.__file__).parent]
-    for root in roots:
-        for f in sorted(root.glob("*.py")):
-            h.update(f.read_bytes())
+    module = Path(sys.modules[type(ds).__module__].__file__)
+    files = sorted(Path(emobench.sim.__file__).parent.glob("*.py"))
+    # a plugin package's own modules; a single-module plugin is that file alone,
+    # not every sibling that happens to share its folder
+    files += sorted(module.parent.glob("*.py")) if module.name == "__init__.py" else [module]
+    for f in files:
+        h.update(f.read_bytes())
     return h.hexdigest()[:10]
 
 

@@ -35,7 +35,7 @@ def leaderboard_tables(tmp_path, db, env) -> str:
 def test_kill_9_then_rerun_completes_without_recomputing(tmp_path, kit_env):
     env = {**os.environ, **kit_env, "EMOBENCH_TEST_SLOW": "0.7"}
     args = [sys.executable, "-m", "emobench", "run", "--dataset", "toy", "--model", "slow",
-            "--profile", "default", "--no-latency", "--no-progress"]
+            "--profile", "default", "--seeds", "1", "--no-latency", "--no-progress"]
     killed_db = tmp_path / "killed.db"
     proc = subprocess.Popen(args + ["--store", f"sqlite:///{killed_db}"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -90,7 +90,7 @@ def test_two_runners_on_one_store_neither_duplicate_nor_lose_a_fold(tmp_path, ki
     env = {**os.environ, **kit_env, "EMOBENCH_TEST_SLOW": "0.3"}
     db = tmp_path / "shared.db"
     args = [sys.executable, "-m", "emobench", "run", "--dataset", "toy", "--model", "slow",
-            "--profile", "default", "--no-latency", "--no-progress", "--store", f"sqlite:///{db}"]
+            "--profile", "default", "--seeds", "1", "--no-latency", "--no-progress", "--store", f"sqlite:///{db}"]
     procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
