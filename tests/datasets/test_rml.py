@@ -95,3 +95,21 @@ def test_label_space_pairing():
     p = pairing("enterface", "rml")
     assert p.classes == SIX_BASIC and not p.dropped_a and not p.dropped_b
     assert p.relabel(corpus_labels("rml"), L.CLASSES.index("fear")) == SIX_BASIC.index("fear")
+
+
+def test_label_space_drops_what_a_pairing_lacks():
+    from emobench.labelspace import CorpusLabels, LabelSpaceError
+
+    baum_like = CorpusLabels("baum-like", ("ang", "bor", "hap", "neu"),
+                             {"ang": "anger", "bor": "boredom", "hap": "happiness",
+                              "neu": "neutral"})
+    p = pairing(baum_like, corpus_labels("rml"))
+    assert p.classes == ("anger", "happiness")
+    assert p.dropped_a == ("neutral", "boredom")
+    assert p.dropped_b == ("disgust", "fear", "sadness", "surprise")
+    assert p.relabel(baum_like, 1) is None and p.relabel(baum_like, 2) == 1
+    assert "baum-like drops neutral, boredom" in p.describe()
+    with pytest.raises(LabelSpaceError, match="'joy'"):
+        CorpusLabels("x", ("joy", "anger"), {"joy": "joy"})
+    with pytest.raises(LabelSpaceError, match="two classes onto one"):
+        CorpusLabels("x", ("exc", "hap"), {"exc": "happiness", "hap": "happiness"})
