@@ -91,20 +91,20 @@ class EMERTNet(nn.Module):
     VARIANTS = ("va", "discrete", "intensity")
 
     def __init__(self, n_out: int, variant: str = "discrete", keep_unused: bool = False,
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, width: int = 64):
         super().__init__()
         if variant not in self.VARIANTS:
             raise ValueError(f"emert: variant={variant!r} must be one of {', '.join(self.VARIANTS)}")
         self.variant = variant
         discrete = variant == "discrete"
         dim = 32 if discrete else 64
-        resnet = ResNet18TSM(1000, shift="none")
+        resnet = ResNet18TSM(1000, shift="none", width=width)  # width 64 is ResNet-18
         if not keep_unused:
             resnet.fc = nn.Identity()
         self.face = resnet
         self.eye = nn.LSTM(EYE_FEATURES, 128, num_layers=3, batch_first=True)
         self.fixation = nn.LSTM(FIX_FEATURES, 128, num_layers=3, batch_first=True)
-        self.proj_face = nn.Linear(512, 128)
+        self.proj_face = nn.Linear(8 * width, 128)
         self.dropout = nn.Dropout(dropout)
         self.specific = nn.ModuleList(_projection(discrete) for _ in range(3))
         self.shared = _projection(discrete)

@@ -17,15 +17,11 @@ from typing import ClassVar
 
 import numpy as np
 import optuna.distributions as od
-import torch
 
 from emobench import hookimpl
 from emobench.data import Sample, Task
 from emobench.model import FitContext, Model, Streamer, load_state_dict
 
-from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
-
-from .net import ResNet18TSM, vtt_loss
 
 PAPER = ("VTT video emotion recognition: ResNet-18 with temporal shift "
          "(JanghoonChoi/VTT_vid_emotion, 2019); TSM: Lin, Gan, Han, ICCV 2019")
@@ -41,6 +37,12 @@ def rgb_frames(sample: Sample, size: int) -> np.ndarray:
         raise ValueError(f"tsm-resnet: face_video of sample {sample.id!r} must be (T, H, W, 3), "
                          f"got {frames.shape}")
     return (frames[..., ::-1] / 255.0).astype(np.float32)  # the media room gives BGR
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    from scipy.special import softmax
+
+    return softmax(logits, axis=-1)
 
 
 def window_ending_at(frames: np.ndarray, t: int) -> np.ndarray:
@@ -61,7 +63,7 @@ class TSMResNet(Model):
     paper_params = {
         "lr": 1e-4, "weight_decay": 5e-5, "batch_size": 4, "size": "auto", "shift": "vtt",
         "neutral_weight": 0.5, "static_fraction": 0.5, "clip_budget": "auto",
-        "windows_per_video": "auto", "epochs": "auto", "weights": None,
+        "windows_per_video": "auto", "epochs": "auto", "weights": None, "width": "auto",
     }
     realtime = {"window": WINDOW, "hop": 1, "rate": None}
     # Clips seen per trial (all epochs, both stages) outside the paper profile,
@@ -71,6 +73,8 @@ class TSMResNet(Model):
     SIZE: ClassVar[dict] = {"smoke": 32, "default": 64, "paper": 224}
     EVAL_WINDOWS: ClassVar[dict] = {"smoke": 2, "default": 4, "paper": 16}
     EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 2, "paper": 20}
+    # ResNet width (64 = ResNet-18); half width outside the paper profile (recorded)
+    WIDTH: ClassVar[dict] = {"smoke": 16, "default": 32, "paper": 64}
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
@@ -79,6 +83,8 @@ class TSMResNet(Model):
 
     @classmethod
     def param_count(cls, modalities=None, task=None) -> int:
+        from .net import ResNet18TSM
+
         n = len(task.classes) if task is not None and task.classes else 7
         return sum(p.numel() for p in ResNet18TSM(n).parameters())
 
@@ -87,9 +93,14 @@ class TSMResNet(Model):
         return table.get(profile, table["default"]) if value == "auto" else value
 
     def torch_module(self, modalities=None, task=None):
+        import torch
+
+        from .net import ResNet18TSM
+
         net = getattr(self, "net_", None)
         if net is None:
-            net = ResNet18TSM(len(task.classes) if task is not None and task.classes else 7)
+            net = ResNet18TSM(len(task.classes) if task is not None and task.classes else 7,
+                              width=int(self._knob("width", self.WIDTH, "paper")))
         size = int(getattr(self, "size_", self._knob("size", self.SIZE, "paper")))
         return net.eval(), torch.zeros(1, WINDOW, 3, size, size)
 
@@ -99,6 +110,12 @@ class TSMResNet(Model):
         return names.index("neutral") if "neutral" in names else None
 
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "TSMResNet":
+        import torch
+
+        from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
+
+        from .net import ResNet18TSM, vtt_loss
+
         task = ctx.task
         if task.kind != "classification" or len(task.classes) < 2:
             raise ValueError(f"tsm-resnet: needs a classification task with classes, got {task.name!r}")
@@ -110,7 +127,10 @@ class TSMResNet(Model):
         self.windows_ = int(self._knob("windows_per_video", self.EVAL_WINDOWS, ctx.profile))
         videos = [rgb_frames(s, self.size_) for s in train]
         labels = [np.atleast_1d(np.asarray(s.y)).reshape(-1).astype(np.int64) for s in train]
-        net = ResNet18TSM(self.n_classes_, shift="none").to(ctx.device)
+        # ImageNet / AffectNet weights are ResNet-18's: width 64 unless set otherwise
+        self.width_ = 64 if p.get("weights") and p.get("width") == "auto" else int(
+            self._knob("width", self.WIDTH, ctx.profile))
+        net = ResNet18TSM(self.n_classes_, shift="none", width=self.width_).to(ctx.device)
         if p.get("weights"):
             state = load_state_dict(p["weights"])  # refuses code, naming the file
             state = {k: v for k, v in state.items() if not k.startswith("fc.")}
@@ -165,11 +185,13 @@ class TSMResNet(Model):
         return self
 
     # -- inference ----------------------------------------------------------------
-    @torch.no_grad()
     def _run(self, clips: np.ndarray) -> np.ndarray:
+        import torch
+
         dev = next(self.net_.parameters()).device
-        return self.net_(torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3)
-                         .to(dev)).double().cpu().numpy()
+        with torch.no_grad():
+            return self.net_(torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3)
+                             .to(dev)).double().cpu().numpy()
 
     def frame_logits(self, frames: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """(len(ends), classes): for each frame t, the mean of the last two frames' logits
@@ -207,11 +229,11 @@ class TSMResNet(Model):
                 except KeyError:
                     n = len(frames)
                 ends = np.minimum(np.arange(n) * len(frames) // max(n, 1), len(frames) - 1)
-                out.append(torch.softmax(torch.from_numpy(self.frame_logits(frames, ends)), -1).numpy())
+                out.append(_softmax(self.frame_logits(frames, ends)))
             else:
                 ends = np.linspace(WINDOW - 1, len(frames) - 1, self.windows_).round().astype(int)
                 ends = np.unique(np.clip(ends, 0, len(frames) - 1))
-                probs = torch.softmax(torch.from_numpy(self.frame_logits(frames, ends)), -1).numpy()
+                probs = _softmax(self.frame_logits(frames, ends))
                 out.append(probs.mean(0))
         return out
 
@@ -255,7 +277,7 @@ class TSMStreamer(Streamer):
         current = self.model._run(np.stack(self.frames)[None])[0, -1]
         previous = current if self.previous is None else self.previous
         self.previous = current
-        return torch.softmax(torch.from_numpy((previous + current) / 2), -1).numpy()
+        return _softmax((previous + current) / 2)
 
 
 @hookimpl
