@@ -55,6 +55,18 @@ def test_corrupt_audio_names_the_file(tmp_path, content):
         A.read_audio(tmp_path / "missing.wav")
 
 
+def test_truncated_audio_track_is_an_error(tmp_path):
+    frames = np.zeros((6, 48, 64, 3), np.uint8)
+    path = tmp_path / "t.avi"
+    A.write_av_clip(path, frames, 10.0, _tone(440, 0.6, 22050), 22050)
+    assert A.read_audio(path).shape == (9600,)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])  # the AVI header still claims 0.6 s
+    with pytest.raises(MediaError, match="truncated audio track") as err:
+        A.read_audio(path)
+    assert err.value.path == path
+
+
 def test_voice_activity_finds_the_tone():
     rng = np.random.default_rng(0)
     x = np.concatenate([np.zeros(4000), _tone(220, 1.0), np.zeros(5600), _tone(300, 0.5),

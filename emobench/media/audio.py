@@ -39,6 +39,7 @@ __all__ = ["AUDIO_VERSION", "TARGET_RATE", "FEATURE_KINDS", "read_audio", "read_
 AUDIO_VERSION = 1
 TARGET_RATE = 16000
 SOUNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+TRUNCATION_TOLERANCE = 0.25
 FEATURE_KINDS = ("waveform", "logmel", "vggish", "egemaps", "egemaps_lld")
 
 # ------------------------------------------------------------------ counters
@@ -101,6 +102,7 @@ def _read_track(path: Path) -> tuple[np.ndarray, int]:
             chunks = [o.to_ndarray().reshape(-1) for f in container.decode(stream)
                       for o in mono.resample(f)]
             chunks += [o.to_ndarray().reshape(-1) for o in mono.resample(None)]
+            claimed = _claimed_seconds(stream)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -108,7 +110,22 @@ def _read_track(path: Path) -> tuple[np.ndarray, int]:
             from None
     if sr <= 0:
         raise MediaError(path, "audio track has no sample rate")
-    return (np.concatenate(chunks) if chunks else np.zeros(0, np.float32)), sr
+    x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    # same tolerance as iter_frames: a container's claim may be an estimate
+    if claimed and x.size / sr < (1.0 - TRUNCATION_TOLERANCE) * claimed:
+        raise MediaError(path, f"truncated audio track: decoded {x.size / sr:.2f} s of the "
+                               f"{claimed:.2f} s the container claims")
+    return x, sr
+
+
+def _claimed_seconds(stream) -> float | None:
+    """Duration the container claims for an audio stream: its duration field, or for
+    PCM (whose frame count is the sample count, as in AVI headers) frames / rate."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if stream.frames and stream.rate and stream.codec_context.name.startswith("pcm_"):
+        return stream.frames / float(stream.rate)
+    return None
 
 
 def read_audio(path: str | Path, rate: int | None = TARGET_RATE) -> np.ndarray:
