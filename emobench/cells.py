@@ -68,8 +68,16 @@ def plan(reg: Registry, profile: Profile, dataset: str = "*", model: str = "*",
             chosen = protos if profile.all_protocols else protos[:1]
         else:
             chosen = [p for p in protos if fnmatch(p, protocol)]
+        primary = tuple(getattr(ds, "primary_tasks", ()) or ())
         for t in ds.tasks:
             if not fnmatch(t.name, task):
+                continue
+            if task == "*" and primary and not profile.all_protocols and t.name not in primary:
+                # like the primary protocol: a corpus with many tasks names the ones the
+                # budgeted profiles run; --task or --profile paper selects the others
+                skipped.append(Skip(dname, t.name, "*", "*",
+                                    f"task not among the corpus's primary tasks ({', '.join(primary)}) "
+                                    f"that profile {profile.name} runs; select it with --task"))
                 continue
             for mname in sorted(reg.models):
                 if not fnmatch(mname, model):

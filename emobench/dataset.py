@@ -67,6 +67,8 @@ class Dataset:
         tasks: the prediction tasks.
         protocols: protocol names that apply to this corpus; the first one is the
             corpus's primary protocol (the only one the default profile runs).
+        primary_tasks: optional; the tasks the smoke and default profiles run when
+            no ``--task`` is given (empty: every task). The paper profile runs all.
         citation, url: where the corpus comes from.
     """
 
@@ -77,6 +79,7 @@ class Dataset:
     modalities: ClassVar[dict[str, Modality]] = {}
     tasks: ClassVar[tuple[Task, ...]] = ()
     protocols: ClassVar[tuple[str, ...]] = ()
+    primary_tasks: ClassVar[tuple[str, ...]] = ()
     citation: ClassVar[str] = ""
     url: ClassVar[str] = ""
 

@@ -90,6 +90,9 @@ class Emer(Dataset):
         _regression("intensity", 0.0, 3.0, "intensity of the felt emotion"),
     )
     protocols = ("subject-5fold",)
+    # the budgeted profiles run the felt and the shown emotion and felt valence: the
+    # pair that shows EMER's point (eyes vs face) and one regression
+    primary_tasks = ("er7", "fer7", "valence")
     citation = ("Liu Y., Wei L., Liu K., Zhan Y., Chen Z., Chen Z., Shan S.: Smile upon the Face but "
                 "Sadness in the Eyes: Emotion Recognition based on Facial Expressions and Eye "
                 "Behaviors. arXiv 2411.05879, 2024.")

@@ -67,6 +67,25 @@ class EMERT(Model):
         variant, n = cls._variant(task)
         return sum(p.numel() for p in EMERTNet(n, variant).parameters())
 
+    EFFICIENCY: ClassVar[float] = 0.15  # small convolutions and LSTMs on a CPU
+
+    @classmethod
+    def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
+        profile = knobs.get("profile", "default")
+        m = cls()
+        size = int(m._knob("size", cls.SIZE, profile))
+        width = int(m._knob("width", cls.WIDTH, profile))
+        epochs = int(m._knob("epochs", cls.EPOCHS, profile))
+        budget = m._knob("sample_budget", cls.SAMPLE_BUDGET, profile)
+        work = float(knobs.get("work", 1.0))
+        seen = min(budget * work, n_samples * epochs) if budget else n_samples * epochs
+        trials = max(1, int(knobs.get("trials", 1)))
+        infer = int(knobs.get("n_valid", 0)) * epochs + int(knobs.get("n_test", 0)) / trials
+        # a face frame through ResNet-18 costs 1.82 GFLOP at 112 px, full width; the two
+        # LSTMs and the transformer add about 0.05 GFLOP per sample
+        per_sample = FACE_FRAMES * 1.82 * (size / 112) ** 2 * (width / 64) ** 2 + 0.05
+        return {"gflop": per_sample * (3 * seen + infer), "efficiency": cls.EFFICIENCY, "seconds": 0.0}
+
     def _knob(self, name: str, table: dict, profile: str):
         value = self.params.get(name, "auto")
         return table.get(profile, table["default"]) if value == "auto" else value
@@ -135,6 +154,8 @@ class EMERT(Model):
         opt = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
         epochs = int(self._knob("epochs", self.EPOCHS, ctx.profile))
         budget = self._knob("sample_budget", self.SAMPLE_BUDGET, ctx.profile)
+        if budget and ctx.profile != "paper":  # the budget planner's share cuts samples
+            budget = max(int(p["batch_size"]), int(round(int(budget) * ctx.work)))
         per_epoch = len(train) if not budget else max(1, min(len(train), int(budget) // epochs))
         batch = int(p["batch_size"])
         tensors = [torch.from_numpy(a) for a in (faces, eyes, fix, y)]

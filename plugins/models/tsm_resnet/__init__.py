@@ -88,6 +88,33 @@ class TSMResNet(Model):
         n = len(task.classes) if task is not None and task.classes else 7
         return sum(p.numel() for p in ResNet18TSM(n).parameters())
 
+    # fraction of this machine's fp32 matmul rate small-image convolutions reach (measured
+    # order of magnitude on the 2-core EPYC: docs/performance.md)
+    EFFICIENCY: ClassVar[float] = 0.2
+
+    @classmethod
+    def frame_gflop(cls, size: int, width: int) -> float:
+        """Forward GFLOP of one frame: ResNet-18 costs 3.63 GFLOP at 224 px, full width."""
+        return 3.63 * (size / 224) ** 2 * (width / 64) ** 2
+
+    @classmethod
+    def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
+        profile = knobs.get("profile", "default")
+        m = cls()
+        size = int(m._knob("size", cls.SIZE, profile))
+        width = int(m._knob("width", cls.WIDTH, profile))
+        epochs = int(m._knob("epochs", cls.EPOCHS, profile))
+        budget = m._knob("clip_budget", cls.CLIP_BUDGET, profile)
+        clips = (budget * float(knobs.get("work", 1.0)) if budget else n_samples * 16 * epochs)
+        frames_train = clips * (0.5 * 1 + 0.5 * WINDOW)  # static single frames, then 4-frame clips
+        per_video = int(m._knob("windows_per_video", cls.EVAL_WINDOWS, profile)) * (WINDOW + 1)
+        if task.level == "frame" and n_samples:
+            per_video = max(per_video, n_steps / n_samples)
+        trials = max(1, int(knobs.get("trials", 1)))
+        infer = (int(knobs.get("n_valid", 0)) * epochs + int(knobs.get("n_test", 0)) / trials) * per_video
+        return {"gflop": cls.frame_gflop(size, width) * (3 * frames_train + infer),
+                "efficiency": cls.EFFICIENCY, "seconds": 0.0}
+
     def _knob(self, name: str, table: dict, profile: str):
         value = self.params.get(name, "auto")
         return table.get(profile, table["default"]) if value == "auto" else value
@@ -139,6 +166,8 @@ class TSMResNet(Model):
         opt = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), amsgrad=True,
                                weight_decay=float(p["weight_decay"]))
         budget = self._knob("clip_budget", self.CLIP_BUDGET, ctx.profile)
+        if budget and ctx.profile != "paper":  # the budget planner's share cuts clips
+            budget = max(int(p["batch_size"]), int(round(int(budget) * ctx.work)))
         epochs = int(self._knob("epochs", self.EPOCHS, ctx.profile))
         n_frames = sum(len(v) for v in videos)
         per_epoch = n_frames if not budget else max(1, int(budget) // epochs)
