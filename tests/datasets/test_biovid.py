@@ -67,16 +67,16 @@ def test_parent_folder_is_accepted():
 def test_physio_microsecond_times_and_leading_spaces():
     rec = _by_id(BioVidPartA().load(FIXTURE))[IDS[1]]  # class_id 4
     x = rec.load("physio")
-    assert x.shape == (2816, 3) and x.dtype == np.float32
+    assert x.shape == (2816, 5) and x.dtype == np.float32  # a four-column file: facial EMG 0
     t = np.arange(2816) / 512.0
     np.testing.assert_allclose(x[:, 0], 5 + 4 + t, atol=1e-3)  # gsr = 5 + class_id + t
     np.testing.assert_array_equal(x[:, 1], np.where((np.arange(2816) // 256) % 2 == 0, 0.5, -0.5))
-    assert not x[:, 2].any()
+    assert not x[:, 2:].any()
     time_us, _ = L.read_bio(L.bio_path(FIXTURE, "071313_m_41", IDS[1]))
     assert L.bio_rate(time_us) == pytest.approx(512.0, rel=1e-3)
     # resampled onto the 25 Hz video grid: 138 rows, the ramp preserved away from the edges
     y = rec.load("physio", rate=25)
-    assert y.shape == (138, 3)
+    assert y.shape == (138, 5)
     np.testing.assert_allclose(y[10:-10, 0], 9 + np.arange(138)[10:-10] / 25.0, atol=0.02)
 
 
@@ -129,7 +129,10 @@ def test_load_errors_name_the_file(tmp_path):
 
 def test_doctor_on_fixture_is_clean():
     report = BioVidPartA().doctor(FIXTURE)
-    assert report.ok and report.problems == []
+    # the fixture is the four-column variant: only that is reported, once per file
+    assert report.ok and {p.message for p in report.problems} == {
+        "four-column file: emg_corrugator and emg_zygomaticus are absent and read as 0"}
+    assert len(report.problems) == 3
     assert report.counts["samples"] == 3 and report.counts["subjects"] == 2
     assert report.counts["videos"] == 3 and report.counts["bio_files"] == 3
     assert report.counts["openface_files"] == 1
@@ -198,7 +201,7 @@ def test_standin_read_back_with_exact_counts(tiny):
     assert c["holdout_subjects"] >= 1 and c["non_expressive_subjects"] >= 1
     assert {r.subject for r in recs} <= set(L.ALL_SUBJECTS)
     rec = recs[0]
-    assert rec.load("physio").shape == (L.BIO_ROWS, 3)
+    assert rec.load("physio").shape == (L.BIO_ROWS, 5)
     assert rec.load("face_features").shape == (L.VIDEO_FRAMES, 41)
     assert rec.labels["pspi"].shape == (L.VIDEO_FRAMES,)
     np.testing.assert_allclose(rec.labels["pspi"], _pspi_from_csv(
@@ -216,8 +219,10 @@ def test_standin_pitfalls_are_in_the_files(tiny):
     first = (root / "samples.csv").read_text().splitlines()[0]
     assert first.split("\t") == list(L.SAMPLES_COLUMNS)
     bio = next((root / "biosignals_filtered").rglob("*_bio.csv")).read_text().splitlines()
-    assert bio[0] == "time\t gsr\t ecg\t emg_trapezius"
-    assert bio[2].split("\t")[0] == "1953"  # microseconds at 512 Hz
+    assert bio[0] == "time\t gsr\t ecg\t emg_trapezius\t emg_corrugator\t emg_zygomaticus"
+    times = [int(line.split("\t")[0]) for line in bio[1:6]]
+    assert times[0] == 1250 and set(np.diff(times)) <= {1953, 1954}  # microseconds at 512 Hz
+    assert "e" in bio[1].split("\t")[1]  # %e values, as in real copies
     from emobench.media import video_info
     info = video_info(next((root / "video").rglob("*.mp4")))
     assert info["frames"] == 138 and info["fps"] == pytest.approx(25.0)

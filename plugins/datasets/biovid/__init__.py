@@ -15,7 +15,7 @@ from scipy.signal import resample_poly
 from emobench import hookimpl
 from emobench.media import content_key, default_cache
 from emobench.data import Modality, Recording, Task
-from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
+from emobench.dataset import Dataset, DoctorReport, count_recordings, problem_from
 
 from . import layout as L
 from .doctor import check_tree
@@ -31,7 +31,7 @@ def _cached(kind: str, path: Path, version: str, compute, **params) -> np.ndarra
 
 def _physio_loader(path: Path, version: str):
     def load(rate: float | None = None) -> np.ndarray:
-        """(T, 3) float32 gsr, ecg, emg_trapezius at 512 Hz, or resampled to ``rate`` Hz
+        """(T, 5) float32 :data:`layout.BIO_CHANNELS` at 512 Hz, or resampled to ``rate`` Hz
         (polyphase, anti-aliased; 25 gives the 138 video-frame steps)."""
         def compute():
             _, x = L.read_bio(path)
@@ -67,9 +67,10 @@ class BioVidPartA(Dataset):
     title = "BioVid Heat Pain Database, Part A"
     folder = "BioVid/PartA"
     modalities = {
-        "physio": Modality("physio", (3,), L.BIO_RATE, L.BIO_CHANNELS,
-                           "biosignals_filtered: skin conductance (GSR), ECG and trapezius EMG; "
-                           "spec rate=<Hz> resamples (rate=25 matches the video frames)"),
+        "physio": Modality("physio", (len(L.BIO_CHANNELS),), L.BIO_RATE, L.BIO_CHANNELS,
+                           "biosignals_filtered (or biosignals_raw): skin conductance (GSR), ECG, "
+                           "trapezius, corrugator and zygomaticus EMG (the last two are 0 in a "
+                           "four-column copy); spec rate=<Hz> resamples (25 = video frames)"),
         "face_video": Modality("face_video", (None, None), L.VIDEO_FPS, (),
                                "face crops of video/<subject>/<sample>.mp4 (138 frames, 25 fps); "
                                "spec size=(H, W), gray=True|False"),
@@ -99,16 +100,25 @@ class BioVidPartA(Dataset):
     # -- loading -------------------------------------------------------------------------
     def load(self, root: Path) -> list[Recording]:
         root = L.corpus_dir(Path(root))
-        rows = L.read_samples(root / L.SAMPLES_FILE)
-        has_bio = (root / L.BIO_DIR).is_dir()
-        has_video = (root / L.VIDEO_DIR).is_dir()
+        samples = L.find_samples(root)
+        rows = L.read_samples(samples)
+        bio = L.locate(root, *L.BIO_DIRS)
+        zipped = L.zipped_videos(root)
+        if zipped is not None:
+            raise L.BioVidFormatError(zipped, f"the video part is still zipped: unpack it into "
+                                              f"{root / L.VIDEO_DIR}/ so that "
+                                              f"{L.VIDEO_DIR}/<subject>/<sample>.mp4 exists")
+        has_video = L.find_part(root, L.VIDEO_DIR)[0] is not None
         seen: set[str] = set()
         recs = []
         pspi_paths = []
         for row in rows:
-            where = f"{root / L.SAMPLES_FILE}: line {row.line}"
+            where = f"{samples}: line {row.line}"
             if not 0 <= row.class_id < len(L.CLASSES):
                 raise L.BioVidFormatError(f"{where}: class_id {row.class_id} is not 0..4")
+            if row.class_name and row.class_name != L.CLASSES[row.class_id]:
+                raise L.BioVidFormatError(f"{where}: class_name {row.class_name!r} contradicts "
+                                          f"class_id {row.class_id} ({L.CLASSES[row.class_id]})")
             if not row.sample or not row.subject:
                 raise L.BioVidFormatError(f"{where}: empty subject_name or sample_name")
             if row.sample in seen:
@@ -118,8 +128,8 @@ class BioVidPartA(Dataset):
             if row.class_id in (0, 4):
                 labels["bl1-vs-pa4"] = 0 if row.class_id == 0 else 1
             streams = {}
-            if has_bio:
-                streams["physio"] = _physio_loader(L.bio_path(root, row.subject, row.sample),
+            if bio is not None:
+                streams["physio"] = _physio_loader(L.bio_path(root, row.subject, row.sample, bio),
                                                    self.version)
             if has_video:
                 streams["face_video"] = _video_loader(L.video_path(root, row.subject, row.sample))
@@ -131,25 +141,30 @@ class BioVidPartA(Dataset):
                 id=row.sample, subject=row.subject, labels=labels, streams=streams,
                 groups=L.subject_groups(row.subject),
                 meta={"class_name": L.CLASSES[row.class_id], "subject_id": row.subject_id,
-                      "sample_id": row.sample_id}))
+                      "sample_id": row.sample_id, "path": where}))
         for i, path in pspi_paths:
             recs[i].labels["pspi"] = _cached(
                 "pspi", path, self.version, lambda p=path: L.pspi_from_features(L.read_openface(p)))
+            recs[i].meta["label_files"] = {"pspi": str(path)}
         return recs
 
     # -- checking ------------------------------------------------------------------------
     def doctor(self, root: Path) -> DoctorReport:
+        from emobench.dataset import recording_problems, tree_problems
+
         root = L.corpus_dir(Path(root))
         report = DoctorReport(self.name, str(root))
+        report.problems.extend(tree_problems(root))
         counts, problems = check_tree(root)
         report.problems.extend(problems)
         try:
             recs = self.load(root)
         except Exception as exc:  # doctor reports, it does not crash
             if not any(p.severity == "error" for p in problems):
-                report.problems.append(Problem(str(root), f"{type(exc).__name__}: {exc}"))
+                report.problems.append(problem_from(exc, root))
             report.counts = counts
             return report
+        report.problems.extend(recording_problems(self, recs))
         report.counts = {**count_recordings(recs, self.tasks), **counts}
         return report
 

@@ -9,13 +9,11 @@ from emobench.dataset import Problem
 
 from . import layout as L
 
-# A sample shorter than this share of 5.5 s is reported as truncated.
-MIN_SHARE = 0.9
+MIN_SHARE = L.MIN_SHARE  # a sample shorter than this share of 5.5 s is truncated
 
 
-def _check_rows(root: Path, rows: list[L.SampleRow], problems: list[Problem]) -> list[L.SampleRow]:
+def _check_rows(csv, rows: list[L.SampleRow], problems: list[Problem]) -> list[L.SampleRow]:
     """Label-level checks; returns the rows whose files are worth checking."""
-    csv = root / L.SAMPLES_FILE
     good, seen = [], set()
     for row in rows:
         where = f"{csv}:{row.line}"
@@ -43,21 +41,22 @@ def _check_rows(root: Path, rows: list[L.SampleRow], problems: list[Problem]) ->
     return good
 
 
-def _check_bio(path: Path, problems: list[Problem]) -> bool:
+def _check_bio(path, problems: list[Problem]) -> bool:
     if not path.is_file():
         problems.append(Problem(str(path), "biosignal file missing"))
         return False
     try:
-        time, x = L.read_bio(path)
+        time, x, present = L.read_bio_channels(path)
     except L.BioVidFormatError as exc:
-        problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
+        problems.append(Problem(exc.path, exc.reason))
         return False
+    if present != L.BIO_CHANNELS:
+        problems.append(Problem(str(path), "four-column file: emg_corrugator and emg_zygomaticus "
+                                           "are absent and read as 0", "warning"))
     rate = L.bio_rate(time)
     if abs(rate - L.BIO_RATE) > 0.02 * L.BIO_RATE:
         problems.append(Problem(str(path), f"time column implies {rate:.4g} Hz; expected "
                                            f"microseconds at {L.BIO_RATE:g} Hz"))
-    elif len(x) < MIN_SHARE * L.BIO_ROWS:
-        problems.append(Problem(str(path), f"truncated: {len(x)} rows, expected about {L.BIO_ROWS}"))
     elif not (len(time) and time[0] >= 0 and (time[1:] > time[:-1]).all()):
         problems.append(Problem(str(path), "time column is not increasing from 0"))
     return True
@@ -89,10 +88,11 @@ def _check_video(path: Path, problems: list[Problem]) -> int | None:
 
 def _check_openface(path: Path, frames: int | None, problems: list[Problem]) -> bool:
     try:
-        feats = L.read_openface(path)
+        feats, dropped = L.read_openface_table(path)
     except L.BioVidFormatError as exc:
-        problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
+        problems.append(Problem(exc.path, exc.reason))
         return False
+    problems += [Problem(str(path), d, "warning") for d in dropped]
     expected = frames or L.VIDEO_FRAMES
     if len(feats) != expected:
         problems.append(Problem(str(path), f"{len(feats)} rows but the video has {expected} frames"))
@@ -109,13 +109,17 @@ def _unreferenced(folder: Path, pattern: str, expected: set[Path], problems: lis
 
 def check_tree(root: Path) -> tuple[dict, list[Problem]]:
     """Counts and problems of the Part A tree at ``root``. Never raises for bad data."""
+    from emobench.layouts import DataError
+
     problems: list[Problem] = []
+    samples = L.find_samples(root)
     try:
-        rows = L.read_samples(root / L.SAMPLES_FILE)
+        rows = L.read_samples(samples)
     except L.BioVidFormatError as exc:
-        return {}, [Problem(str(root / L.SAMPLES_FILE), str(exc).split(": ", 1)[-1])]
-    rows = _check_rows(root, rows, problems)
+        return {}, [Problem(exc.path if samples else str(root / L.SAMPLES_FILE), exc.reason)]
+    rows = _check_rows(samples, rows, problems)
     per_subject = Counter(r.subject for r in rows)
+    bio = L.locate(root, *L.BIO_DIRS)
     counts = {
         "samples": len(rows),
         "subjects": len(per_subject),
@@ -124,28 +128,44 @@ def check_tree(root: Path) -> tuple[dict, list[Problem]]:
                                 "max": max(per_subject.values(), default=0)},
         "bio_files": 0, "videos": 0, "openface_files": 0,
         "known_subjects": len(set(per_subject) & set(L.ALL_SUBJECTS)),
+        "samples_file": str(samples),
+        "bio_part": str(bio) if bio else None,
     }
-    bio_dir, video_dir, of_dir = root / L.BIO_DIR, root / L.VIDEO_DIR, root / L.OPENFACE_DIR
-    for folder, what in ((bio_dir, "physio"), (video_dir, "face_video")):
-        if not folder.is_dir():
-            problems.append(Problem(str(folder), f"folder missing: no {what} modality", "warning"))
+    video_dir = L.find_part(root, L.VIDEO_DIR)[0]
+    of_dir = L.find_part(root, L.OPENFACE_DIR)[0]
+    if bio is None:
+        problems.append(Problem(str(root / L.BIO_DIR), "folder missing: no physio modality", "warning"))
+    zipped = L.zipped_videos(root)
+    if zipped is not None:
+        problems.append(Problem(str(zipped), f"the video part is still zipped: unpack it into "
+                                             f"{root / L.VIDEO_DIR}/"))
+    elif video_dir is None:
+        problems.append(Problem(str(root / L.VIDEO_DIR), "folder missing: no face_video modality",
+                                "warning"))
     expected = {"bio": set(), "video": set(), "openface": set()}
     for row in rows:
         frames = None
-        if bio_dir.is_dir():
-            p = L.bio_path(root, row.subject, row.sample)
-            expected["bio"].add(p)
-            counts["bio_files"] += _check_bio(p, problems)
-        if video_dir.is_dir():
-            p = L.video_path(root, row.subject, row.sample)
-            expected["video"].add(p)
-            frames = _check_video(p, problems)
-            counts["videos"] += frames is not None
-        p = L.openface_path(root, row.subject, row.sample)
+        try:
+            if bio is not None:
+                p = L.bio_path(root, row.subject, row.sample, bio)
+                expected["bio"].add(p)
+                counts["bio_files"] += _check_bio(p, problems)
+            if video_dir is not None:
+                p = L.video_path(root, row.subject, row.sample)
+                expected["video"].add(p)
+                frames = _check_video(p, problems)
+                counts["videos"] += frames is not None
+            p = L.openface_path(root, row.subject, row.sample)
+        except DataError as exc:  # a name that leaves the data root
+            problems.append(Problem(f"{samples}:{row.line}", f"{exc.reason} ({exc.path})"))
+            continue
         expected["openface"].add(p)
         if p.is_file():
             counts["openface_files"] += _check_openface(p, frames, problems)
-    _unreferenced(bio_dir, "*/*_bio.csv", expected["bio"], problems)
-    _unreferenced(video_dir, "*/*.mp4", expected["video"], problems)
-    _unreferenced(of_dir, "*/*.csv", expected["openface"], problems)
+    if bio is not None and bio.folder is not None:
+        _unreferenced(bio.folder, "*/*_bio.csv", expected["bio"], problems)
+    if video_dir is not None:
+        _unreferenced(video_dir, "*/*.mp4", expected["video"], problems)
+    if of_dir is not None:
+        _unreferenced(of_dir, "*/*.csv", expected["openface"], problems)
     return counts, problems

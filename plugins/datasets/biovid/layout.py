@@ -2,13 +2,15 @@
 
 Everything here follows the distributed tree (see docs/corpora/biovid.md)::
 
-    PartA/samples.csv                                   TAB-separated, header
+    PartA/samples.csv (or PartA/starting_point/samples.csv, or starting_point.zip)
     PartA/biosignals_filtered/<subject>/<sample>_bio.csv TAB-separated, time in microseconds
+                                      (or biosignals_filtered.zip, or doubled folders)
     PartA/video/<subject>/<sample>.mp4                  25 fps, 138 frames
     PartA/openface/<subject>/<sample>.csv               derived extra (not distributed)
 
 The readers strip the leading spaces some copies carry in column names, read
-columns by name and fall back to their documented position.
+columns by name and fall back to their documented position. Every path built
+from a ``samples.csv`` name goes through :func:`emobench.layouts.inside`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import io
+
 import numpy as np
 import pandas as pd
+
+from emobench.layouts import DataError, ZipMember, find_part, inside, read_bytes, zipped_part
+from emobench.media.openface import read_openface_csv
 
 CLASSES: tuple[str, ...] = ("BL1", "PA1", "PA2", "PA3", "PA4")
 BIO_RATE = 512.0
@@ -26,12 +33,18 @@ VIDEO_FPS = 25.0
 SAMPLE_SECONDS = 5.5
 VIDEO_FRAMES = 138  # 5.5 s at 25 fps, rounded up as in the distributed videos
 BIO_ROWS = int(SAMPLE_SECONDS * BIO_RATE)  # 2816
-BIO_CHANNELS: tuple[str, ...] = ("gsr", "ecg", "emg_trapezius")
+# Part A's six TAB-separated columns are time + these five; an older four-column
+# variant lacks the two facial EMG channels (read as 0, reported by doctor).
+BIO_CHANNELS: tuple[str, ...] = ("gsr", "ecg", "emg_trapezius", "emg_corrugator",
+                                 "emg_zygomaticus")
+BIO_CHANNELS_OLD: tuple[str, ...] = BIO_CHANNELS[:3]
 SAMPLES_COLUMNS: tuple[str, ...] = (
     "subject_id", "subject_name", "class_id", "class_name", "sample_id", "sample_name")
 
 SAMPLES_FILE = "samples.csv"
+STARTING_POINT = "starting_point"
 BIO_DIR = "biosignals_filtered"
+BIO_DIRS = (BIO_DIR, "biosignals_raw")  # filtered preferred
 VIDEO_DIR = "video"
 OPENFACE_DIR = "openface"
 
@@ -87,8 +100,14 @@ OPENFACE_COLUMNS: tuple[str, ...] = ("frame", "face_id", "timestamp", "confidenc
                                      *FACE_FEATURES)
 
 
-class BioVidFormatError(ValueError):
-    """A BioVid file that cannot be read as documented; the message names the file."""
+class BioVidFormatError(DataError):
+    """A BioVid file that cannot be read as documented; the message names the file.
+    Built from ``"<path>: <reason>"`` or from ``(path, reason)``."""
+
+    def __init__(self, message, reason: str | None = None, recording: str | None = None):
+        if reason is None:
+            message, _, reason = str(message).partition(": ")
+        super().__init__(message, reason, recording)
 
 
 def age_band(age: int) -> str:
@@ -108,25 +127,94 @@ def subject_groups(subject: str) -> dict[str, str]:
     return {"sex": m.group(2), "age_band": age_band(int(m.group(3)))}
 
 
-def corpus_dir(root: Path) -> Path:
-    """The Part A folder: ``root`` itself, or its ``PartA`` child when given the
-    ``BioVid`` folder above it."""
+def find_samples(root: Path) -> Path | ZipMember | None:
+    """Where the sample list is: ``samples.csv`` at the Part A root, under
+    ``starting_point/`` (doubled or not), or inside ``starting_point.zip``."""
     root = Path(root)
-    if not (root / SAMPLES_FILE).exists() and (root / "PartA" / SAMPLES_FILE).exists():
-        return root / "PartA"
+    if (root / SAMPLES_FILE).is_file():
+        return root / SAMPLES_FILE
+    sp, _ = find_part(root, STARTING_POINT)
+    if sp is not None and (sp / SAMPLES_FILE).is_file():
+        return sp / SAMPLES_FILE
+    z = zipped_part(root, STARTING_POINT)
+    if z is not None:
+        from emobench.layouts import zip_names
+        hits = sorted((n for n in zip_names(z[0]) if n.rsplit("/", 1)[-1] == SAMPLES_FILE),
+                      key=len)
+        if hits:
+            return ZipMember(z[0], hits[0])
+    return None
+
+
+def corpus_dir(root: Path) -> Path:
+    """The Part A folder: ``root`` itself, or its ``PartA`` child (doubled or not)
+    when given the ``BioVid`` folder above it."""
+    root = Path(root)
+    if find_samples(root) is None:
+        part, _ = find_part(root, "PartA")
+        if part is not None and find_samples(part) is not None:
+            return part
     return root
 
 
-def bio_path(root: Path, subject: str, sample: str) -> Path:
-    return root / BIO_DIR / subject / f"{sample}_bio.csv"
+@dataclass(frozen=True)
+class Part:
+    """One part of the tree (biosignals, video, openface): a folder (doubled
+    folders followed) or a still-zipped archive read in place."""
+
+    name: str
+    folder: Path | None = None
+    archive: Path | None = None
+    prefix: str = ""
+
+    def file(self, root: Path, *parts: str):
+        if self.folder is not None:
+            return inside(self.folder, *parts, what="name from samples.csv")
+        inside(root, *parts, what="name from samples.csv")  # the names' checks only
+        return ZipMember(self.archive, self.prefix + "/".join(parts))
+
+    def __str__(self) -> str:
+        return str(self.folder if self.folder is not None else self.archive)
+
+
+def locate(root: Path, *names: str) -> Part | None:
+    """The first of ``names`` present as a folder, else as ``<name>.zip``."""
+    for name in names:
+        folder, _ = find_part(root, name)
+        if folder is not None:
+            return Part(name, folder=folder)
+    for name in names:
+        z = zipped_part(root, name)
+        if z is not None:
+            return Part(name, archive=z[0], prefix=z[1])
+    return None
+
+
+def zipped_videos(root: Path) -> Path | None:
+    """A video archive next to a missing ``video/`` folder (OpenCV cannot decode
+    from inside a zip, so this one must be unpacked)."""
+    if find_part(root, VIDEO_DIR)[0] is not None:
+        return None
+    z = zipped_part(root, VIDEO_DIR)
+    if z is not None:
+        return z[0]
+    found = sorted(Path(root).glob("*video*.zip"))
+    return found[0] if found else None
+
+
+def bio_path(root: Path, subject: str, sample: str, part: Part | None = None):
+    part = part or locate(root, *BIO_DIRS) or Part(BIO_DIR, folder=Path(root) / BIO_DIR)
+    return part.file(root, subject, f"{sample}_bio.csv")
 
 
 def video_path(root: Path, subject: str, sample: str) -> Path:
-    return root / VIDEO_DIR / subject / f"{sample}.mp4"
+    folder = find_part(root, VIDEO_DIR)[0] or Path(root) / VIDEO_DIR
+    return inside(folder, subject, f"{sample}.mp4", what="name from samples.csv")
 
 
 def openface_path(root: Path, subject: str, sample: str) -> Path:
-    return root / OPENFACE_DIR / subject / f"{sample}.csv"
+    folder = find_part(root, OPENFACE_DIR)[0] or Path(root) / OPENFACE_DIR
+    return inside(folder, subject, f"{sample}.csv", what="name from samples.csv")
 
 
 # -- samples.csv --------------------------------------------------------------------------
@@ -142,11 +230,12 @@ class SampleRow:
     line: int  # 1-based line in samples.csv (the header is line 1)
 
 
-def _read_table(path: Path, sep: str) -> pd.DataFrame:
+def _read_table(path, sep: str) -> pd.DataFrame:
+    raw = read_bytes(path)
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise BioVidFormatError(f"{path}: cannot be parsed ({type(exc).__name__}: {exc})") from None
+        return pd.read_csv(io.BytesIO(raw), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise BioVidFormatError(path, f"cannot be parsed ({type(exc).__name__}: {exc})") from None
 
 
 def _pick(df: pd.DataFrame, name: str, position: int, path: Path) -> pd.Series:
@@ -161,13 +250,16 @@ def _pick(df: pd.DataFrame, name: str, position: int, path: Path) -> pd.Series:
 def read_samples(path: Path) -> list[SampleRow]:
     """Rows of ``samples.csv``. It is TAB-separated; a comma-separated copy is
     accepted too. Raises :class:`BioVidFormatError` naming the file and line."""
-    if not path.is_file():
-        raise BioVidFormatError(f"{path}: missing (every Part A copy has samples.csv at its top)")
+    if path is None or not path.is_file():
+        raise BioVidFormatError(f"{path}: missing (every Part A copy has samples.csv at its top "
+                                "or in starting_point/)")
     df = _read_table(path, "\t")
     if df.shape[1] == 1 and "," in str(df.columns[0]):
         df = _read_table(path, ",")
     df.columns = [str(c).strip() for c in df.columns]
     cols = {name: _pick(df, name, i, path) for i, name in enumerate(SAMPLES_COLUMNS)}
+    if len(df) == 0:
+        raise BioVidFormatError(path, "header only: no sample is listed")
     rows = []
     for i in range(len(df)):
         get = lambda name: str(cols[name].iloc[i]).strip()  # noqa: E731
@@ -183,25 +275,48 @@ def read_samples(path: Path) -> list[SampleRow]:
 
 # -- biosignals -------------------------------------------------------------------------
 
-def read_bio(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(time_us, signals)`` of one ``_bio.csv``: time (T,) float64 in microseconds and
-    (T, 3) float32 columns gsr, ecg, emg_trapezius (by name, else positions 1-3)."""
+def read_bio(path) -> tuple[np.ndarray, np.ndarray]:
+    """``(time_us, signals)`` of one ``_bio.csv`` (a file or a zip member): time (T,)
+    float64 in microseconds and (T, 5) float32 :data:`BIO_CHANNELS`, by name, else
+    by position. A four-column file gives zeros for the two facial EMG channels
+    (:func:`bio_channels` says which are present). Fewer than ``MIN_SHARE`` of the
+    5.5 s is a :class:`BioVidFormatError` (truncated)."""
+    time, signals, _ = read_bio_channels(path)
+    return time, signals
+
+
+MIN_SHARE = 0.9  # a sample shorter than this share of 5.5 s is truncated
+
+
+def read_bio_channels(path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     if not path.is_file():
         raise BioVidFormatError(f"{path}: missing")
     df = _read_table(path, "\t")
     df.columns = [str(c).strip() for c in df.columns]
-    names = ("time", *BIO_CHANNELS)
+    named = [c for c in BIO_CHANNELS if c in df.columns]
+    if len(named) == len(BIO_CHANNELS) or df.shape[1] >= 1 + len(BIO_CHANNELS):
+        present = BIO_CHANNELS
+    else:
+        present = BIO_CHANNELS_OLD
+    names = ("time", *present)
     try:
         cols = [pd.to_numeric(_pick(df, n, i, path), errors="raise") for i, n in enumerate(names)]
     except (ValueError, TypeError) as exc:
         raise BioVidFormatError(f"{path}: non-numeric value ({exc})") from None
-    if len(df) < 2:
-        raise BioVidFormatError(f"{path}: {len(df)} data rows (truncated?)")
+    if len(df) < MIN_SHARE * BIO_ROWS:
+        raise BioVidFormatError(path, f"truncated: {len(df)} rows, expected about {BIO_ROWS} "
+                                      f"({SAMPLE_SECONDS:g} s at {BIO_RATE:g} Hz)")
     time = cols[0].to_numpy(dtype=np.float64, copy=True)
-    signals = np.stack([c.to_numpy(dtype=np.float32, copy=True) for c in cols[1:]], axis=1)
-    if not np.all(np.isfinite(signals)) or not np.all(np.isfinite(time)):
-        raise BioVidFormatError(f"{path}: empty or non-finite values")
-    return time, signals
+    signals = np.zeros((len(df), len(BIO_CHANNELS)), np.float32)
+    for c, name in zip(cols[1:], present):
+        signals[:, BIO_CHANNELS.index(name)] = c.to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(signals) | (np.abs(signals) > 1e6)
+    if bad.any() or not np.all(np.isfinite(time)):
+        r, c = (np.argwhere(bad)[0] if bad.any() else (int(np.flatnonzero(~np.isfinite(time))[0]), -1))
+        col = "time" if c < 0 else BIO_CHANNELS[c]
+        raise BioVidFormatError(path, f"data row {int(r) + 1}, column {col!r}: empty, non-finite "
+                                      f"or out-of-range value ({int(bad.sum())} such cell(s))")
+    return time, signals, present
 
 
 def bio_rate(time_us: np.ndarray) -> float:
@@ -212,27 +327,34 @@ def bio_rate(time_us: np.ndarray) -> float:
 
 # -- OpenFace-style features --------------------------------------------------------------
 
-def read_openface(path: Path) -> np.ndarray:
-    """The 41 :data:`FACE_FEATURES` of an OpenFace CSV as (T, 41) float32 (OpenFace
-    writes ``", "`` separators, so names carry leading spaces; they are stripped)."""
+def read_openface(path) -> np.ndarray:
+    """The 41 :data:`FACE_FEATURES` of an OpenFace CSV as (T, 41) float32, through the
+    shared reader (``", "`` or ``","``, with or without ``face_id``; a truncated last
+    row is dropped, see :func:`read_openface_table`)."""
+    return read_openface_table(path)[0]
+
+
+def read_openface_table(path) -> tuple[np.ndarray, list[str]]:
+    """(features, messages about dropped short rows)."""
     if not path.is_file():
         raise BioVidFormatError(f"{path}: missing")
-    df = _read_table(path, ",")
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in FACE_FEATURES if c not in df.columns]
-    if missing:
-        raise BioVidFormatError(f"{path}: missing OpenFace columns {missing[:6]}"
-                                f"{' ...' if len(missing) > 6 else ''}")
     try:
-        arr = df[list(FACE_FEATURES)].apply(pd.to_numeric, errors="raise").to_numpy(
-            dtype=np.float32, copy=True)
-    except (ValueError, TypeError) as exc:
-        raise BioVidFormatError(f"{path}: non-numeric value ({exc})") from None
+        table = read_openface_csv(path)
+    except DataError as exc:
+        raise BioVidFormatError(exc.path, exc.reason) from None
+    if table.columns is None:
+        raise BioVidFormatError(path, "OpenFace CSV without a header line")
+    try:
+        arr = table.select(FACE_FEATURES).astype(np.float32)
+    except DataError as exc:
+        raise BioVidFormatError(exc.path, exc.reason) from None
     if len(arr) == 0:
         raise BioVidFormatError(f"{path}: no frames")
     if not np.all(np.isfinite(arr)):
-        raise BioVidFormatError(f"{path}: empty or non-finite values")
-    return arr
+        r, c = np.argwhere(~np.isfinite(arr))[0]
+        raise BioVidFormatError(path, f"line {table.lines[r]}, column {FACE_FEATURES[c]!r}: "
+                                      "empty or non-numeric value")
+    return arr, table.dropped
 
 
 def pspi_from_features(feats: np.ndarray) -> np.ndarray:

@@ -10,6 +10,9 @@ module turns them into the three Part A channels at 512 Hz:
   rate that rises with pain, with respiratory sinus arrhythmia and noise.
 * ``emg_trapezius``: millivolts; 20-250 Hz band-limited noise whose envelope
   grows with pain (muscle tension) and arousal.
+* ``emg_corrugator`` / ``emg_zygomaticus``: the facial EMG channels, the same
+  noise model; the corrugator (brow lowerer) follows pain, the zygomaticus
+  (smile) only arousal, weakly.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ class PhysioTraits:
 
 def biosignals(traits: PhysioTraits, time_s: np.ndarray, pain: np.ndarray, arousal: np.ndarray,
                n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3) float64 gsr, ecg, emg_trapezius at 512 Hz from pain/arousal sampled at ``time_s``."""
+    """(n, 5) float64 gsr, ecg, emg_trapezius, emg_corrugator, emg_zygomaticus at 512 Hz
+    from pain/arousal sampled at ``time_s``."""
     t = np.arange(n) / RATE
     p = np.interp(t, time_s, pain)
     a = np.interp(t, time_s, arousal)
@@ -78,4 +82,9 @@ def biosignals(traits: PhysioTraits, time_s: np.ndarray, pain: np.ndarray, arous
     # EMG: band-limited noise, envelope = rest + pain tension + arousal
     env = traits.emg_rest + traits.emg_gain * (p + 0.3 * np.clip(a, 0, None))
     emg = sosfilt(_EMG_SOS, rng.standard_normal(n)) * env
-    return np.stack([gsr, ecg, emg], axis=1)
+    # facial EMG: drawn after the three trunk channels so those keep their values
+    corr_env = traits.emg_rest + 1.5 * traits.emg_gain * p
+    corrugator = sosfilt(_EMG_SOS, rng.standard_normal(n)) * corr_env
+    zyg_env = traits.emg_rest + 0.2 * traits.emg_gain * np.clip(a, 0, None)
+    zygomaticus = sosfilt(_EMG_SOS, rng.standard_normal(n)) * zyg_env
+    return np.stack([gsr, ecg, emg, corrugator, zygomaticus], axis=1)

@@ -1,7 +1,8 @@
 """Stand-in BioVid Part A tree from the synthetic affect world.
 
-Layout and formats are the real ones (TAB-separated ``samples.csv``; TAB-separated
-``_bio.csv`` with microsecond times and leading spaces in column names; 25 fps
+Layout and formats are the real ones (TAB-separated ``samples.csv``; six-column
+TAB-separated ``_bio.csv`` with microsecond times from about 1,250 us in 1953/1954 us
+steps and leading spaces in column names; 25 fps
 ``.mp4`` of 138 frames) plus the ``openface/`` extra. Subjects carry real Part A
 names, picked so some of the 26 hold-out and of the 20 non-expressive subjects are
 present; non-expressive subjects are simulated with a low expressivity.
@@ -130,14 +131,20 @@ def _video(path: Path, subject, aus: np.ndarray, pose: np.ndarray, background: n
         writer.release()
 
 
+# The distributed files start near 1,250 us (not 0) and step 1953/1954 us.
+BIO_T0_US = 1250
+
+
 def _bio_csv(path: Path, signals: np.ndarray) -> None:
+    """Six TAB-separated columns as distributed: time (us) and the five channels;
+    values in ``%e`` (gsr, ecg) and ``%g`` (EMG) formats, both seen in real copies."""
     n = len(signals)
-    time_us = np.round(np.arange(n) * 1e6 / L.BIO_RATE).astype(np.int64)
+    time_us = BIO_T0_US + np.floor(np.arange(n) * 1e6 / L.BIO_RATE).astype(np.int64)
     # Leading spaces in the column names, as in some distributed copies.
-    header = "time\t gsr\t ecg\t emg_trapezius\n"
-    flat = [v for row in zip(time_us.tolist(), *(signals[:, c].tolist() for c in range(3)))
-            for v in row]
-    body = ("%d\t%.4f\t%.6f\t%.6f\n" * n) % tuple(flat)
+    header = "time\t" + "\t".join(f" {c}" for c in L.BIO_CHANNELS) + "\n"
+    cols = [time_us.tolist()] + [signals[:, c].tolist() for c in range(signals.shape[1])]
+    flat = [v for row in zip(*cols) for v in row]
+    body = ("%d\t%e\t%e\t%g\t%g\t%g\n" * n) % tuple(flat)
     path.write_text(header + body)
 
 
