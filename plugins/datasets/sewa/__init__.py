@@ -41,9 +41,11 @@ FUNCTIONAL_WINDOW_S = 1.0
 
 def _task(name: str, what: str) -> Task:
     return Task(name=name, kind="regression", level="frame", value_range=(-1.0, 1.0),
-                metric="ccc", metrics=("ccc", "pearson", "rmse", "mae"), rate=LABEL_RATE,
+                metric="ccc_avec", metrics=("ccc_avec", "ccc", "pearson", "rmse", "mae"),
+                rate=LABEL_RATE,
                 description=f"{what}, continuous gold standard at 10 Hz; CCC on the "
-                            "concatenation of a partition's sequences")
+                            "concatenation of a partition's sequences, as the AVEC 2019 "
+                            "calc_scores.py computes it (plain CCC beside it)")
 
 
 # ---------------------------------------------------------------- streams

@@ -84,6 +84,7 @@ def check(ds, root: Path) -> DoctorReport:
                 problems.append(Problem(str(vis), exc.reason))
             else:
                 feature_frames += of.times.size
+                problems += [Problem(str(vis), d, "warning") for d in of.dropped or []]
                 if of.n_missing:
                     problems.append(Problem(str(vis), f"{of.n_missing} empty or non-numeric "
                                             "cell(s) read as 0", "warning"))

@@ -196,6 +196,16 @@ def read_labels(path: str | Path) -> LabelFile:
     if bad.size:
         raise SewaFormatError(path, f"{bad.size} row(s) with a missing or non-numeric value "
                               f"(first at data row {bad[0] + 1})")
+    times = t.values[:, time_col]
+    back = np.flatnonzero(np.diff(times) <= 0)
+    if back.size:
+        # Rule (docs/corpora/sewa.md): labels out of time order are refused, never
+        # silently sorted: the file was edited or concatenated and its rows may
+        # belong to another sequence.
+        rows = ", ".join(f"{k + 2} ({times[k + 1]:g} s after {times[k]:g} s)" for k in back[:3])
+        raise SewaFormatError(path, f"timestamps are not increasing at data row(s) {rows}"
+                              f"{f' and {back.size - 3} more' if back.size > 3 else ''}; "
+                              "emobench refuses label files out of time order")
     return LabelFile(times=t.values[:, time_col].copy(),
                      values={d: t.values[:, c].astype(np.float32) for d, c in cols.items()},
                      names=t.names)
@@ -206,41 +216,51 @@ class OpenFaceFile:
     times: np.ndarray  # (N,) seconds, strictly increasing
     values: np.ndarray  # (N, 18) float64: confidence + 17 AU_r (OPENFACE_COLUMNS)
     n_missing: int  # cells that were empty or not numbers (set to 0)
+    dropped: list = None  # messages about short (truncated) rows left out
 
 
 def read_openface(path: str | Path) -> OpenFaceFile:
-    """Per-frame OpenFace AU intensities ``name;frameTime;confidence;AU01_r;...``.
+    """Per-frame OpenFace AU intensities ``name;frameTime;confidence;AU01_r;...``,
+    through the shared reader (:func:`emobench.media.openface.read_openface_csv`).
 
     With a header the columns are found by name (OpenFace's leading spaces and any
     extra columns are fine); without one the AVEC baseline order is assumed.
-    Empty or non-numeric cells become 0, as OpenFace reports a lost face."""
-    t = read_table(path)
-    if t.header is not None:
-        time_col = t.column(_TIME_NAMES)
+    Empty or non-numeric cells become 0, as OpenFace reports a lost face; a short
+    (truncated) row is dropped and listed in ``dropped``; inf or absurd values are
+    an error naming the line and column."""
+    from emobench.layouts import DataError
+    from emobench.media.openface import read_openface_csv
+
+    try:
+        t = read_openface_csv(path, numeric_from=1)
+    except DataError as exc:
+        raise SewaFormatError(exc.path, exc.reason) from None
+    if t.columns is not None:
+        time_col = t.index(*_TIME_NAMES)
         if time_col is None:
-            raise SewaFormatError(path, f"header has no frameTime column: {list(t.header)[:6]}...")
-        idx = [t.column(c) for c in OPENFACE_COLUMNS]
+            raise SewaFormatError(path, f"header has no frameTime column: {list(t.columns)[:6]}...")
+        idx = [t.index(c) for c in OPENFACE_COLUMNS]
         missing = [c for c, i in zip(OPENFACE_COLUMNS, idx) if i is None]
         if missing:
             raise SewaFormatError(path, f"header lacks OpenFace column(s) {missing}")
     else:
-        need = len(OPENFACE_COLUMNS) + 1
-        if t.values.shape[1] < need:
-            raise SewaFormatError(path, f"headerless feature file has {t.values.shape[1] + 1} "
-                                  f"columns, expected {need + 1} (name;frameTime;confidence;"
+        need = len(OPENFACE_COLUMNS) + 2
+        if t.data.shape[1] < need:
+            raise SewaFormatError(path, f"headerless feature file has {t.data.shape[1]} "
+                                  f"columns, expected {need} (name;frameTime;confidence;"
                                   "17 AU_r)")
-        time_col, idx = 0, list(range(1, need))
-    times = t.values[:, time_col].copy()
+        time_col, idx = 1, list(range(2, need))
+    times = t.data[:, time_col].copy()
     if np.isnan(times).any():
         raise SewaFormatError(path, f"frameTime column has {int(np.isnan(times).sum())} "
                               "non-numeric value(s)")
     if times.size > 1 and not np.all(np.diff(times) > 0):
         k = int(np.flatnonzero(np.diff(times) <= 0)[0])
-        raise SewaFormatError(path, f"frameTime is not increasing at data row {k + 2} "
+        raise SewaFormatError(path, f"frameTime is not increasing at line {t.lines[k + 1]} "
                               f"({times[k]} then {times[k + 1]})")
-    values = t.values[:, idx]
+    values = t.data[:, idx]
     bad = np.isnan(values)
-    return OpenFaceFile(times, np.where(bad, 0.0, values), int(bad.sum()))
+    return OpenFaceFile(times, np.where(bad, 0.0, values), int(bad.sum()), t.dropped)
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
