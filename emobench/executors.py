@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -72,8 +73,18 @@ def processes(fn: Callable, jobs: list, n: int) -> Iterator:
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, os.getpid())) as pool:
         futures = [pool.submit(fn, job) for job in jobs]
-        for fut in as_completed(futures):
-            yield fut.result()
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        except BaseException:  # interrupted (or the caller stopped): start no queued job,
+            for fut in futures:  # and let running workers release their folds
+                fut.cancel()
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                try:
+                    os.kill(proc.pid, signal.SIGTERM)
+                except (OSError, AttributeError):
+                    pass
+            raise
 
 
 def dask(fn: Callable, jobs: list, scheduler: str, n: int) -> Iterator:

@@ -165,7 +165,17 @@ def _execute_all(todo, summary: Summary, jobs: int, scheduler: str | None, progr
         it = executors.processes(execute, todo, jobs)
     else:
         it = executors.inline(execute, todo)
-    for outcome in _progress(it, todo, progress):
+    shown = _progress(it, todo, progress)
+    try:
+        _tally(shown, summary)
+    finally:  # an interrupt closes the executor now: no queued fold starts afterwards
+        shown.close()
+        if hasattr(it, "close"):
+            it.close()
+
+
+def _tally(outcomes, summary: Summary) -> None:
+    for outcome in outcomes:
         for k, v in outcome.io.items():
             summary.io[k] = summary.io.get(k, 0) + v
         if outcome.status == "done":
