@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emobench.dataset import DoctorReport, Problem
+from emobench.dataset import DoctorReport, Problem, tree_problems
+from emobench.media import MediaError, read_image
 
 from . import layout as L
 
@@ -19,6 +20,7 @@ def doctor(root: Path, report: DoctorReport) -> None:
     the small PNGs that may be black frames."""
     tree = L.scan(root)
     problems = report.problems
+    problems.extend(tree_problems(root))
     problems.extend(tree.problems)
 
     def bad(exc: L.UnbcTreeError, severity: str = "error") -> None:
@@ -85,6 +87,11 @@ def doctor(root: Path, report: DoctorReport) -> None:
                 seq_values[scale].append(L.read_sequence_label(path, scale))
             except L.UnbcTreeError as exc:
                 bad(exc)
+        for img in seq.images:  # every frame decoded once, through the checked reader
+            try:
+                read_image(img)
+            except MediaError as exc:
+                problems.append(Problem(str(exc.path), exc.reason))
         for i in L.black_frames(seq):
             n_black += 1
             problems.append(Problem(str(seq.images[i]), "black frame (no face; the face pipeline "

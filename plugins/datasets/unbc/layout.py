@@ -7,7 +7,7 @@ by ``doctor`` (which collects every problem with its path).
 
 Real layout (see docs/corpora/unbc.md)::
 
-    Images/042-ll042/ll042t1aaaff/ll042t1aaaff001.png
+    Images/042-ll042/ll042t1aaaff/ll042t1aaaff001.png   (or aligned/.../*.jpg)
     Frame_Labels/PSPI/042-ll042/ll042t1aaaff/ll042t1aaaff001_facs.txt
     Frame_Labels/FACS/042-ll042/ll042t1aaaff/ll042t1aaaff001_facs.txt
     AAM_landmarks/042-ll042/ll042t1aaaff/ll042t1aaaff001_aam.txt
@@ -75,18 +75,21 @@ def _files(path: Path, suffix: str) -> dict[str, os.DirEntry]:
         return {}
 
 
-def find_part(root: Path, *names: str) -> tuple[Path | None, bool]:
-    """``root/names...`` allowing each folder to be doubled (``Images/Images``, the
-    Kaggle mirror). Returns (path or None, whether a doubled level was crossed)."""
-    cur, nested = Path(root), False
-    for name in names:
-        nxt = cur / name
-        if not nxt.is_dir():
-            return None, nested
-        if (nxt / name).is_dir():
-            nxt, nested = nxt / name, True
-        cur = nxt
-    return cur, nested
+from emobench.layouts import find_part, within_root  # noqa: E402  (shared by every corpus)
+
+#: Frame folders and frame formats: the archive's ``Images/`` of PNGs, or a public
+#: copy's ``aligned/`` of JPEGs (same <subject>/<sequence>/<frame> nesting).
+IMAGE_PARTS = ("Images", "aligned")
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def frame_files(folder: Path) -> dict[str, os.DirEntry]:
+    """stem -> entry of the frames in a sequence folder, in the first format present."""
+    for suffix in FRAME_SUFFIXES:
+        found = _files(folder, suffix)
+        if found:
+            return found
+    return {}
 
 
 def frame_number(stem: str) -> int:
@@ -143,10 +146,15 @@ def scan(root: Path) -> Tree:
     problems: list[Problem] = []
     if not root.is_dir():
         raise UnbcTreeError(root, "UNBC-McMaster root folder not found")
-    images_dir, n1 = find_part(root, "Images")
+    images_dir, n1 = None, False
+    for part in IMAGE_PARTS:
+        images_dir, n1 = find_part(root, part)
+        if images_dir is not None:
+            break
     if images_dir is None:
         raise UnbcTreeError(root / "Images", "folder not found (expected "
-                            "Images/<NNN-xxNNN>/<sequence>/<frame>.png)")
+                            "Images/<NNN-xxNNN>/<sequence>/<frame>.png or "
+                            "aligned/<NNN-xxNNN>/<sequence>/<frame>.jpg)")
     pspi_dir, n2 = find_part(root, "Frame_Labels", "PSPI")
     facs_dir, n3 = find_part(root, "Frame_Labels", "FACS")
     aam_dir, n4 = find_part(root, "AAM_landmarks")
@@ -178,9 +186,13 @@ def scan(root: Path) -> Tree:
             elif f"{m.group(1)}{m.group(2)}" != subj:
                 problems.append(Problem(qdir.path, f"sequence does not belong to subject {subj}",
                                         "warning"))
-            imgs = _files(Path(qdir.path), ".png")
+            if not within_root(qdir.path, root):
+                problems.append(Problem(qdir.path, "sequence folder resolves outside the data "
+                                        "root (a symlink out of the tree); not followed"))
+                continue
+            imgs = frame_files(Path(qdir.path))
             if not imgs:
-                problems.append(Problem(qdir.path, "sequence folder holds no .png frames"))
+                problems.append(Problem(qdir.path, "sequence folder holds no .png or .jpg frames"))
                 continue
             stems = sorted(imgs, key=lambda s: (frame_number(s), s))
             rel = Path(sdir.name) / qdir.name
@@ -223,7 +235,7 @@ def scan(root: Path) -> Tree:
                     problems.append(Problem(qdir.path, f"{what} labels for a sequence with no "
                                             "Images folder", "warning"))
     if not sequences:
-        problems.append(Problem(str(images_dir), "no sequences with .png frames found"))
+        problems.append(Problem(str(images_dir), "no sequences with .png or .jpg frames found"))
     return Tree(root, images_dir, pspi_dir, facs_dir, aam_dir, seq_dir,
                 any((n1, n2, n3, n4, n5)), sequences, problems)
 
@@ -317,7 +329,7 @@ def black_frames(seq: SequenceFiles) -> list[int]:
 
     out = []
     for i, (p, size) in enumerate(zip(seq.images, seq.image_sizes)):
-        if size < BLACK_CANDIDATE_BYTES:
+        if 0 < size < BLACK_CANDIDATE_BYTES:  # an empty file is doctor's decode error
             img = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_GRAYSCALE)
             if img is not None and int(img.max()) <= BLACK_MAX_LEVEL:
                 out.append(i)
