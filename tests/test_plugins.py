@@ -178,3 +178,130 @@ def test_a_broken_entry_point_import_is_reported_not_fatal(tmp_path, monkeypatch
     assert "mean" in reg.models  # the others still load
     monkeypatch.setenv("EMOBENCH_BLOCK_PLUGINS", "emobench-broken")
     assert not [o for o, _ in load_registry().failures if o.distribution == "emobench-broken"]
+
+
+# -- the sealed contract (issue 12 section 4) ------------------------------------------
+
+class HalfCorpus(Dataset):
+    name = "half-corpus"
+    folder = "Half"
+    modalities = {"x": Modality("features", shape=(1,), rate=1.0)}
+    tasks = (Task("t", "regression"),)
+    protocols = ("loso",)
+
+
+class EverythingTest:
+    name = "everything"
+
+
+def test_hook_errors_name_the_hook_and_the_contract():
+    reg = load_registry([
+        (plugin(emobench_register_datasets=lambda: EverythingTest()), origin("notalist")),
+        (plugin(emobench_register_datasets=lambda: [HalfCorpus]), origin("aclass")),
+        (plugin(emobench_register_models=lambda: [GoodModel()]), origin("aninstance")),
+    ], strict=False)
+    reasons = {o.entry_point: r for o, r in reg.failures}
+    assert reasons["notalist"].startswith("emobench_register_datasets must return a list; "
+                                          "got EverythingTest")
+    assert reasons["aclass"] == ("emobench_register_datasets returned a class, not an instance: "
+                                 "did you mean HalfCorpus()?")
+    assert "returned an instance, not a class: did you mean GoodModel?" in reasons["aninstance"]
+
+
+def test_one_bad_item_rejects_the_whole_entry_point():
+    class Other(GoodModel):
+        name = "other-model"
+
+    reg = load_registry([(plugin(emobench_register_models=lambda: [Other, object]),
+                          origin("mixed"))], strict=False)
+    assert "other-model" not in reg.models and reg.failures[-1][0].entry_point == "mixed"
+
+
+def test_a_third_party_clash_never_replaces_a_builtin():
+    class Impostor(GoodModel):
+        name = "linear"
+
+    builtin = load_registry(strict=False).models["linear"]
+    reg = load_registry([(plugin(emobench_register_models=lambda: [Impostor]), origin("clash"))],
+                        strict=False)
+    assert reg.models["linear"] is builtin
+    (reason,) = [r for o, r in reg.failures if o.entry_point == "clash"]
+    assert "model name 'linear' is already registered by baselines (emobench" in reason
+    assert "that one is kept" in reason
+
+
+def test_strict_mode_lists_every_failing_entry_point_in_one_message(monkeypatch):
+    monkeypatch.setenv("EMOBENCH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError) as info:
+        load_registry([(plugin(emobench_register_models=lambda: [object]), origin("one")),
+                       (plugin(emobench_register_datasets=lambda: [HalfCorpus]), origin("two"))])
+    msg = str(info.value)
+    assert "2 plugin entry point(s) failed" in msg and "one (dist-one 9.9)" in msg
+    assert "two (dist-two 9.9)" in msg and "Traceback" not in msg
+
+
+def test_strict_check_of_one_package_ignores_an_unrelated_broken_one(monkeypatch):
+    from emobench.plugins import raise_failures
+
+    reg = load_registry([(plugin(emobench_register_models=lambda: [object]), origin("broken"))],
+                        strict=False)
+    raise_failures(reg, ["baselines"])  # not about 'broken': no error
+    with pytest.raises(PluginError, match="broken"):
+        raise_failures(reg, ["broken"])
+
+
+def test_check_of_an_unknown_name_is_an_error_with_a_suggestion():
+    from emobench.conformance import check_registry
+
+    with pytest.raises(PluginError, match=r"no plugin.*'linearr'.*did you mean 'linear'"):
+        check_registry(load_registry(strict=False), ["linearr"])
+
+
+def test_a_protocol_attached_through_datasets_is_checked_by_its_own_package():
+    from dataclasses import dataclass
+
+    from emobench.conformance import check_registry
+    from emobench.protocols import LeaveOneSubjectOut
+
+    @dataclass
+    class Attached(LeaveOneSubjectOut):
+        name: str = "attached-loso"
+        datasets: tuple = ("toy",)
+
+    import plugin_kit
+
+    reg = load_registry([(plugin_kit, origin("toykit")),
+                         (plugin(emobench_register_protocols=lambda: [Attached()]), origin("att"))],
+                        strict=False)
+    own = check_registry(reg, ["att"])
+    assert any(c.plugin == "protocol attached-loso on toy" for c in own.checks) and own.ok
+    owner = check_registry(reg, ["toykit"])
+    assert not any("attached-loso" in c.plugin for c in owner.checks)
+
+
+def test_everything_a_plugin_needs_is_importable_from_emobench():
+    import emobench
+
+    for name in ("Dataset", "DoctorReport", "Problem", "SEVERITIES", "DataError", "Model",
+                 "Protocol", "Modality", "Task", "Recording", "hookimpl", "inside",
+                 "read_openface_csv", "register_metric", "STANDIN_MARKER"):
+        assert getattr(emobench, name) is not None
+    assert emobench.SEVERITIES == ("error", "warning")
+    with pytest.raises(ValueError, match="severity"):
+        emobench.Problem("x", "y", "fatal")
+
+
+def test_the_thirdparty_example_uses_only_names_from_emobench():
+    import ast
+    from pathlib import Path
+
+    import emobench
+
+    src = Path(__file__).parent / "thirdparty" / "emobench-example" / "emobench_example" / "plugin.py"
+    for node in ast.walk(ast.parse(src.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emobench"):
+            assert node.module == "emobench", f"imports from {node.module}"
+            for a in node.names:
+                assert a.name in emobench.__all__, a.name
+        if isinstance(node, ast.Import):
+            assert not any(a.name.startswith("emobench.") for a in node.names)

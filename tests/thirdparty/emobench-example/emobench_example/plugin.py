@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import optuna.distributions as D
 
-from emobench import Dataset, Fold, Modality, Model, Protocol, Recording, Task, hookimpl
+from emobench import (DataError, Dataset, DoctorReport, Fold, Modality, Model, Problem, Protocol,
+                      Recording, Task, hookimpl, inside, open_every_stream)
 
 CLASSES = ("calm", "excited")
 
@@ -31,13 +32,31 @@ class ToneCorpus(Dataset):
         recs = []
         with open(root / "labels.csv", newline="") as fh:
             for row in csv.DictReader(fh):
-                path = root / "features" / f"{row['id']}.csv"
+                path = inside(root, "features", f"{row['id']}.csv", what="id in labels.csv")
                 recs.append(Recording(
                     id=row["id"], subject=row["speaker"],
                     labels={"excitement": CLASSES.index(row["label"])},
                     streams={"prosody": lambda path=path, **_: np.loadtxt(path, delimiter=",",
                                                                           dtype=np.float32)}))
         return recs
+
+    def doctor(self, root: Path) -> DoctorReport:
+        """The base doctor's checks plus one of this corpus: every speaker has
+        both classes."""
+        report = DoctorReport(self.name, str(root))
+        try:
+            recs = self.load(root)
+        except (DataError, OSError, KeyError, ValueError) as exc:
+            report.problems.append(Problem(str(getattr(exc, "path", root)), str(exc)))
+            return report
+        report.counts = {"recordings": len(recs)}
+        report.counts["streams_opened"] = open_every_stream(recs, report.problems)
+        for spk in sorted({r.subject for r in recs}):
+            kinds = {r.labels["excitement"] for r in recs if r.subject == spk}
+            if len(kinds) < 2:
+                report.problems.append(Problem(str(root / "labels.csv"),
+                                               f"speaker {spk} has one class only", "warning"))
+        return report
 
     def write_standin(self, out: Path, scale: str = "small", seed: int = 0) -> dict:
         rng = np.random.default_rng(seed)
