@@ -103,3 +103,181 @@ def test_finished_folds_survive_a_later_failure(reg, tmp_path, root):
     # the data changed, so the jobs are new keys; the earlier results are still stored
     store = Store(f"sqlite:///{tmp_path}/r.db")
     assert len(store.rows("done")) >= 2 and again.failed >= 1
+
+
+# -- doctor finds what the run trips on (issue 15), through the shared checks ---------
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from emobench import DataError  # noqa: E402
+
+FIX = Path(__file__).parent / "datasets" / "fixtures"
+
+
+def _errors(report):
+    return [p for p in report.problems if p.severity == "error"]
+
+
+def test_doctor_names_a_dangling_symlink_and_a_corrupt_marker(reg, root):
+    toy = reg.dataset("toy")
+    (root / "Toy" / "frames" / "gone.csv").symlink_to(root / "nowhere.csv")
+    (root / "Toy" / "EMOBENCH_STANDIN.json").write_text("{not json")
+    rep = toy.doctor(root / "Toy")
+    msgs = {p.path: p.message for p in _errors(rep)}
+    assert "dangling symlink" in msgs[str(root / "Toy" / "frames" / "gone.csv")]
+    assert "not valid JSON" in msgs[str(root / "Toy" / "EMOBENCH_STANDIN.json")]
+
+
+def test_doctor_opens_every_stream_and_reports_each_failure(reg, root):
+    toy = reg.dataset("toy")
+    for rid in ("r001", "r002"):
+        (root / "Toy" / "frames" / f"{rid}.csv").write_bytes(b"\x00\xff")
+    rep = toy.doctor(root / "Toy")
+    bad = [p for p in _errors(rep) if "stream 'feats'" in p.message]
+    assert {p.message.split("'")[3] for p in bad} == {"r001", "r002"}
+    assert rep.counts["streams_opened"] == rep.counts["recordings"] - 2
+
+
+def test_doctor_finds_duplicate_recording_ids(reg, root):
+    p = root / "Toy" / "labels.csv"
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines + [lines[1]]) + "\n")
+    rep = reg.dataset("toy").doctor(root / "Toy")
+    assert any("appears 2 times" in p.message for p in _errors(rep))
+
+
+@pytest.fixture
+def partA(tmp_path):
+    dst = tmp_path / "PartA"
+    shutil.copytree(FIX / "biovid" / "PartA", dst)
+    return dst
+
+
+def _biovid():
+    from emobench_plugins.datasets.biovid import BioVidPartA
+    return BioVidPartA()
+
+
+def test_biovid_header_only_samples_is_an_error(partA):
+    p = partA / "samples.csv"
+    p.write_text(p.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match="header only"):
+        _biovid().load(partA)
+    assert any("header only" in p.message for p in _errors(_biovid().doctor(partA)))
+
+
+def test_biovid_class_name_contradicting_class_id_is_refused_by_run_and_doctor(partA):
+    p = partA / "samples.csv"
+    p.write_text(p.read_text().replace("\tPA4\t", "\tPA1\t"))
+    with pytest.raises(DataError, match="class_name 'PA1' contradicts class_id 4"):
+        _biovid().load(partA)
+    assert any("does not match class_id" in p.message for p in _errors(_biovid().doctor(partA)))
+
+
+def test_biovid_truncated_biosignal_file_is_refused_by_run_and_doctor(partA):
+    f = partA / "biosignals_filtered" / "071313_m_41" / "071313_m_41-BL1-081_bio.csv"
+    f.write_text("\n".join(f.read_text().splitlines()[:500]) + "\n")
+    rec = {r.id: r for r in _biovid().load(partA)}["071313_m_41-BL1-081"]
+    with pytest.raises(DataError, match="truncated: 499 rows"):
+        rec.load("physio")
+    assert any(p.path == str(f) and "truncated: 499 rows" in p.message
+               for p in _errors(_biovid().doctor(partA)))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda lines: lines[:50], "49 rows but the video has 138 frames"),
+    (lambda lines: lines[:5] + [lines[5].replace("0.98", "inf", 1)] + lines[6:],
+     "line 6, column 'confidence'"),
+])
+def test_biovid_openface_errors(partA, edit, expected):
+    f = partA / "openface" / "071313_m_41" / "071313_m_41-PA4-012.csv"
+    f.write_text("\n".join(edit(f.read_text().splitlines())) + "\n")
+    rep = _biovid().doctor(partA)
+    assert any(p.path == str(f) and expected in p.message for p in _errors(rep)), rep.problems
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "file is empty"),
+    (b"this is text, not an image", "not a PNG image"),
+    ("half", "truncated PNG"),
+])
+def test_unbc_bad_frames_are_named_errors(tmp_path, content, expected):
+    from emobench_plugins.datasets.unbc import Unbc
+
+    root = tmp_path / "UNBC-McMaster"
+    shutil.copytree(FIX / "unbc" / "UNBC-McMaster", root)
+    frame = sorted((root / "Images").rglob("*.png"))[0]
+    frame.write_bytes(frame.read_bytes()[: frame.stat().st_size // 2] if content == "half" else content)
+    rep = Unbc().doctor(root)
+    assert [p.message for p in _errors(rep) if p.path == str(frame)] == [
+        next(p.message for p in _errors(rep) if expected in p.message)]
+
+
+def test_sewa_inf_openface_cell_is_named(tmp_path):
+    from emobench_plugins.datasets.sewa import Sewa
+
+    root = tmp_path / "AVEC2019_CES_traindeveltest"
+    shutil.copytree(FIX / "sewa" / root.name, root)
+    f = root / "visual_features" / "Train_DE_01.csv"
+    lines = f.read_text().splitlines()
+    cells = lines[3].split(";")
+    cells[4] = "inf"
+    lines[3] = ";".join(cells)
+    f.write_text("\n".join(lines) + "\n")
+    rep = Sewa().doctor(root)
+    assert any(p.path == str(f) and "line 4" in p.message and "not finite" in p.message
+               for p in _errors(rep)), rep.problems
+
+
+@pytest.mark.parametrize("corpus", ["unbc", "sewa"])
+def test_a_symlink_out_of_the_root_is_not_followed(tmp_path, corpus):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOP SECRET first line\n")
+    if corpus == "unbc":
+        from emobench_plugins.datasets.unbc import Unbc
+
+        root = tmp_path / "UNBC-McMaster"
+        shutil.copytree(FIX / "unbc" / "UNBC-McMaster", root)
+        subj = sorted(d for d in (root / "Images").iterdir() if d.is_dir() and d.name[0] != ".")[0]
+        (subj / "zz999t1aaaff").symlink_to(outside, target_is_directory=True)
+        rep = Unbc().doctor(root)
+        assert any("outside the data root" in p.message for p in _errors(rep))
+    else:
+        from emobench_plugins.datasets.sewa import Sewa
+
+        root = tmp_path / "AVEC2019_CES_traindeveltest"
+        shutil.copytree(FIX / "sewa" / root.name, root)
+        (root / "labels" / "Train_DE_02.csv").symlink_to(outside / "secret.txt")
+        rep = Sewa().doctor(root)
+        assert any("outside the data root" in p.message for p in _errors(rep))
+        assert "Train_DE_02" not in {r.id for r in Sewa().load(root)}
+    assert not any("TOP SECRET" in str(p) for p in rep.problems)
+
+
+def test_a_truncated_media_file_is_a_data_error_not_a_tuning_error(tmp_path):
+    """Tuning stops at the first DataError (read once, not once per trial) and
+    raises it, naming the file; the model is not blamed."""
+    from emobench.data import Task
+    from emobench.model import FitContext
+    from emobench.tuning import tune
+    from plugin_kit import Slow
+
+    reads = []
+
+    class Reads(Slow):
+        name = "reads"
+
+        def fit(self, train, valid, ctx):
+            reads.append(1)
+            raise DataError(tmp_path / "clip.mp4", "truncated: decoded 3 of the 138 frames",
+                            recording="r1")
+
+    ctx = FitContext(task=Task("t", "regression"), modalities={}, profile="smoke", seed=0,
+                     score=lambda s, p: 0.0)
+    with pytest.raises(DataError, match=r"clip.mp4: truncated.*recording 'r1'"):
+        tune(Reads, [], [], ctx, trials=5, seed=0)
+    assert len(reads) == 1

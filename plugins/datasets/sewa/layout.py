@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from emobench.dataset import Problem
+from emobench.layouts import within_root
 
 # Official instance names: {Train|Devel|Test}_{DE|HU|CN}_{NN}.
 ID_RE = re.compile(r"^(Train|Devel|Test)_(DE|HU|CN)_(\d+)$")
@@ -313,6 +314,10 @@ def scan(root: Path) -> tuple[dict[str, Entry], list[Problem]]:
             continue
         for p in sorted(d.iterdir()):
             if is_hidden(p):
+                continue
+            if not within_root(p, root):
+                problems.append(Problem(str(p), "resolves outside the data root (a symlink out "
+                                        "of the tree); not followed"))
                 continue
             if not p.is_file() or p.suffix.lower() not in exts:
                 problems.append(Problem(str(p), f"unexpected entry in {folder}/ "
