@@ -106,7 +106,7 @@ def bf16_check() -> list[str]:
                 loss = F.cross_entropy(net(X), Y)
             loss.float().backward()
             opt.step()
-            hist.append(float(loss))
+            hist.append(float(loss.detach()))
         times[mode], losses[mode] = time.perf_counter() - t0, hist
     out.append(f"  fp32 {times['fp32']:.1f} s, bf16 {times['bf16']:.1f} s: bf16/fp32 time ratio "
                f"{times['bf16'] / times['fp32']:.2f}")
