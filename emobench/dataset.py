@@ -70,6 +70,8 @@ class Dataset:
         primary_tasks: optional; the tasks the smoke and default profiles run when
             no ``--task`` is given (empty: every task). The paper profile runs all.
         citation, url: where the corpus comes from.
+        title: human-readable corpus name (listings, leaderboard); optional.
+        standin_version: version of the stand-in generator's output; optional.
     """
 
     name: ClassVar[str] = ""
@@ -82,6 +84,11 @@ class Dataset:
     primary_tasks: ClassVar[tuple[str, ...]] = ()
     citation: ClassVar[str] = ""
     url: ClassVar[str] = ""
+    #: Version of what write_standin writes (optional). When set, the stand-in's
+    #: fingerprint is this + scale + seed (+ emobench.sim), so editing the plugin's
+    #: other code does not invalidate cached stand-ins; bump it when the written
+    #: files change. Unset: the plugin package's source is hashed instead.
+    standin_version: ClassVar[str] = ""
 
     # -- the two halves -------------------------------------------------
     def load(self, root: Path) -> list[Recording]:

@@ -96,7 +96,14 @@ def resolve(ds: Dataset, root: Path | None, scale: str, seed: int = 0, *, write:
     path = find_corpus(ds, root)
     if path is not None:
         marker = read_standin_marker(path)
-        return Source(ds.name, path, marker is not None, _tree_fingerprint(path), marker)
+        notice = ""
+        if marker is None and _listing(path) in _known_standins():
+            # a stand-in copy whose marker was deleted: still synthetic, and said so
+            marker = {"synthetic": True, "dataset": ds.name, "marker_missing": True}
+            notice = (f"NOTICE: {str(path)!r} has no {STANDIN_MARKER} but is file for file a "
+                      f"stand-in emobench wrote: its cells are marked SYNTHETIC")
+        return Source(ds.name, path, marker is not None, _tree_fingerprint(path), marker,
+                      notice=notice)
     notice = ""
     if root is not None:
         where = (f"looked for {str(Path(root) / ds.folder)!r}, or {str(root)!r} itself "
@@ -136,7 +143,11 @@ def generator_version(ds: Dataset) -> str:
     files = sorted(Path(emobench.sim.__file__).parent.glob("*.py"))
     # a plugin package's own modules; a single-module plugin is that file alone,
     # not every sibling that happens to share its folder
-    files += sorted(module.parent.glob("*.py")) if module.name == "__init__.py" else [module]
+    declared = getattr(ds, "standin_version", "")
+    if declared:  # the plugin versions its generator: its other code does not change the data
+        h.update(f"{type(ds).__module__}:{declared}".encode())
+    else:
+        files += sorted(module.parent.glob("*.py")) if module.name == "__init__.py" else [module]
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()[:10]
@@ -149,7 +160,9 @@ def write_standin(ds: Dataset, path: Path, scale: str, seed: int) -> dict:
     try:
         meta = ds.write_standin(tmp, scale=scale, seed=seed) or {}
         meta = {"synthetic": True, "dataset": ds.name, "version": ds.version, "scale": scale,
-                "seed": seed, **meta}
+                "seed": seed, "generator": f"{type(ds).__module__}:{generator_version(ds)}",
+                **meta}
+        _remember_standin(tmp)
         (tmp / STANDIN_MARKER).write_text(json.dumps(meta, indent=1, sort_keys=True, default=float))
         try:
             os.replace(tmp, path)
@@ -171,3 +184,38 @@ def _tree_fingerprint(path: Path) -> str:
             st = p.stat()
             h.update(f"{p.relative_to(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return "real:" + h.hexdigest()[:16]
+
+
+def _listing(path: Path) -> str:
+    """Relative paths and sizes of a tree (its marker excluded): equal for a copy."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for f in sorted(filenames):
+            p = Path(dirpath) / f
+            if f != STANDIN_MARKER and p.is_file():
+                h.update(f"{p.relative_to(path)}\0{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def _signatures_file() -> Path:
+    return cache_root() / "standins" / "listings.txt"
+
+
+def _known_standins() -> set[str]:
+    try:
+        return set(_signatures_file().read_text().split())
+    except OSError:
+        return set()
+
+
+def _remember_standin(tree: Path) -> None:
+    """Record a written stand-in's listing, so a copy of it without its marker is
+    recognised as synthetic (docs/plugins.md, the stand-in marker)."""
+    try:
+        f = _signatures_file()
+        f.parent.mkdir(parents=True, exist_ok=True)
+        with open(f, "a") as fh:
+            fh.write(_listing(tree) + "\n")
+    except OSError:  # a read-only cache only loses the recognition of copies
+        pass

@@ -281,3 +281,35 @@ def test_a_truncated_media_file_is_a_data_error_not_a_tuning_error(tmp_path):
     with pytest.raises(DataError, match=r"clip.mp4: truncated.*recording 'r1'"):
         tune(Reads, [], [], ctx, trials=5, seed=0)
     assert len(reads) == 1
+
+
+def test_a_standin_copy_whose_marker_was_deleted_is_still_synthetic(tmp_path, reg, monkeypatch):
+    from emobench.datasource import resolve
+
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
+    ds = reg.dataset("toy")
+    src = resolve(ds, None, "tiny", 0)
+    assert src.marker["generator"].startswith("plugin_kit:")  # who generated it, in the marker
+    data = tmp_path / "copy"
+    shutil.copytree(src.root, data / "Toy")
+    (data / "Toy" / "EMOBENCH_STANDIN.json").unlink()
+    got = resolve(ds, data, "tiny", 0)
+    assert got.synthetic and "SYNTHETIC" in got.notice and "EMOBENCH_STANDIN.json" in got.notice
+    (data / "Toy" / "labels.csv").write_text("id,subject,kind\n")  # edited: no longer a copy
+    assert not resolve(ds, data, "tiny", 0).synthetic
+
+
+def test_the_standin_fingerprint_follows_the_declared_generator_version():
+    from emobench.datasource import generator_version
+    from emobench_plugins.datasets.biovid import BioVidPartA
+
+    ds = BioVidPartA()
+    assert ds.standin_version
+    before = generator_version(ds)
+    generator_version.cache_clear()
+    type(ds).standin_version = ds.standin_version + "-test"
+    try:
+        assert generator_version(ds) != before
+    finally:
+        type(ds).standin_version = ds.standin_version.removesuffix("-test")
+        generator_version.cache_clear()

@@ -64,6 +64,7 @@ def _features_loader(path: Path, version: str):
 class BioVidPartA(Dataset):
     name = "biovid"
     version = "1"
+    standin_version = "2"  # bump when the stand-in files change
     title = "BioVid Heat Pain Database, Part A"
     folder = "BioVid/PartA"
     modalities = {
