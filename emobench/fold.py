@@ -29,7 +29,7 @@ from emobench.media import content_key
 from emobench.model import FitContext, pick_device
 from emobench.plugins import registry
 from emobench.protocols import check_fold, fold_checksum
-from emobench.store import Store, pack_predictions
+from emobench.store import Store, StoreError, pack_predictions
 from emobench.tuning import storage_for, tune
 from emobench.validate import LabelProblem, exclude_invalid_labels
 
@@ -205,6 +205,8 @@ def _execute(job: Job) -> Outcome:
     except KeyboardInterrupt:
         store.release(job.key, owner)
         return Outcome(job, "interrupted", time.time() - t0)
+    except StoreError:
+        raise  # the store itself failed (full disk, lost server): stop the run, not this fold
     except Exception as exc:
         if interrupts.received():  # a library turned the interrupt into an error
             store.release(job.key, owner)

@@ -94,7 +94,7 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
     user named, which must be under a given data root (else
     :class:`~emobench.datasource.CorpusNotFoundError`). ``run_config`` is stored
     with every row. Raises :class:`RunInterrupted` on SIGINT/SIGTERM."""
-    from emobench.store import default_url, safe_url
+    from emobench.store import StoreError, default_url, safe_url
 
     warn = warn or (lambda msg: print(msg, file=sys.stderr))
     reg = registry()
@@ -152,6 +152,9 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         log(f"interrupted: {summary.run} folds saved in {safe_url(store_url)}; "
             f"rerun the same command to resume")
         raise RunInterrupted(code, summary) from None
+    except StoreError:
+        log(f"stopped: {summary.run} folds saved in {safe_url(store_url)} before the store failed")
+        raise
     finally:
         interrupts.restore()
 
@@ -248,10 +251,10 @@ def _prepare_optuna(url: str) -> None:
 
 
 def _optuna_default(store_url: str) -> str | None:
-    if store_url.startswith("sqlite:///"):
-        p = Path(store_url[len("sqlite:///"):])
-        return "sqlite:///" + str(p.with_name("optuna.db"))
-    return store_url
+    """A fold's study lives in memory unless --optuna-storage asks for a shared one:
+    rebuilding an RDB storage per fold cost 0.2-0.6 s (docs/scaling.md), and a fold's
+    study is tuned once, inside one worker."""
+    return None
 
 
 def _progress(it, todo: list, enabled):
