@@ -14,6 +14,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Stand-ins written by one test session are shared; results never are."""
     cache = tmp_path_factory.getbasetemp() / "emobench-cache"
     monkeypatch.setenv("EMOBENCH_CACHE", str(cache))
+    monkeypatch.setenv("EMOBENCH_JOBS", "1")  # tests ask for worker pools explicitly
     monkeypatch.delenv("EMOBENCH_DATA", raising=False)
     monkeypatch.delenv("EMOBENCH_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("EMOBENCH_BLOCK_PLUGINS", raising=False)

@@ -4,6 +4,7 @@ work, a progress display, and an exit code that says whether folds failed."""
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -82,7 +83,8 @@ def run(ctx: typer.Context,
         budget: Optional[float] = typer.Option(None, help="Time budget in minutes shared among the cells."),
         data_root: Optional[Path] = typer.Option(None, help="Folder holding real corpora, or one corpus folder "
                                                             "(else $EMOBENCH_DATA; stand-ins otherwise)."),
-        jobs: int = typer.Option(1, help="Parallel worker processes (or Dask workers)."),
+        jobs: int = typer.Option(0, help="Parallel worker processes, one thread each (or Dask "
+                                 "workers); 0: EMOBENCH_JOBS, else one per CPU core."),
         scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, or 'local' for a LocalCluster."),
         store: Optional[str] = typer.Option(None, help="Results store URL or SQLite file (else $EMOBENCH_STORE, "
                                                        "else .emobench/results.db of the project folder)."),
@@ -139,6 +141,8 @@ def run(ctx: typer.Context,
         extra["warn"] = warn
     if "log" in accepts:
         extra["log"] = lambda msg: typer.echo(msg, err=msg.startswith("interrupted"))
+    if not v["jobs"]:  # two 1-thread workers beat one 2-thread worker on 2 cores (docs/performance.md)
+        v["jobs"] = int(os.environ.get("EMOBENCH_JOBS") or 0) or os.cpu_count() or 1
     reporter = FoldProgress(workers=v["jobs"], enabled=progress and not quiet)
     try:
         summary = runner.run(cells, profile=v["profile"], seed=v["seed"], trials=v["trials"],
