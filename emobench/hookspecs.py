@@ -3,7 +3,10 @@
 A plugin is a module (or object) registered under the ``emobench`` entry-point
 group. It implements any subset of the hooks below, each decorated with
 ``@emobench.hookimpl``, and each returns a list. Built-in corpora, models and
-protocols are registered exactly the same way.
+protocols are registered exactly the same way (and first: a later plugin never
+replaces a built-in name). Anything else than a list, a class where an instance
+is due (or the reverse for models), or one invalid item rejects the whole entry
+point with a message naming the hook (docs/plugins.md, section 2).
 """
 
 from __future__ import annotations
