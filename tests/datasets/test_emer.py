@@ -76,3 +76,11 @@ def test_weighted_f1_matches_sklearn():
     from sklearn.metrics import f1_score
     y, p = [0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 1]
     assert weighted_f1(y, p) == pytest.approx(f1_score(y, p, average="weighted"))
+
+
+def test_weighted_f1_matches_sklearn_with_absent_and_unpredicted_classes():
+    from sklearn.metrics import f1_score
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y, p = rng.integers(0, 5, 30), rng.integers(1, 6, 30)
+        assert weighted_f1(y, p) == pytest.approx(f1_score(y, p, average="weighted", zero_division=0))

@@ -16,18 +16,22 @@ import numpy as np
 from emobench import hookimpl
 from emobench.data import Modality, Recording, Task
 from emobench.dataset import Dataset
-from emobench.metrics import Metric, register_metric
+from emobench.metrics import Metric, confusion_matrix, register_metric
 
 from . import layout as L
 
 
 def weighted_f1(y_true, y_pred) -> float:
-    from sklearn.metrics import f1_score
+    """F1 per class weighted by the class's support in y_true (scikit-learn's "weighted"),
+    on emobench's confusion matrix so input errors read like every other metric's."""
+    cm = confusion_matrix(y_true, y_pred).astype(float)
+    tp, support, predicted = np.diag(cm), cm.sum(1), cm.sum(0)
+    denom = support + predicted
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float((f1 * support).sum() / support.sum())
 
-    return float(f1_score(np.asarray(y_true), np.asarray(y_pred), average="weighted", zero_division=0))
 
-
-if "weighted_f1" not in __import__("emobench.metrics", fromlist=["METRICS"]).METRICS:
+if "weighted_f1" not in __import__("emobench.metrics", fromlist=["METRICS"]).METRICS:  # once per process
     register_metric(Metric("weighted_f1", weighted_f1, True, "classification",
                            "F1 averaged over classes weighted by their support (scikit-learn)"))
 
