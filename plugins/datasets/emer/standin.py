@@ -23,7 +23,7 @@ from emobench.sim.rng import derive
 
 from . import layout as L
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 1  # = Emer.standin_version: bump both when the content changes
 MASK_FRACTION = 0.3
 EYE_RATE_HZ = 60.0
 CLIP_S = 3.2

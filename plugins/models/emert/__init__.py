@@ -19,6 +19,7 @@ import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample
+from emobench_plugins.models.common.watch import watched
 from emobench.model import FitContext, Model
 
 # the stream shapes of the released model (net.py imports torch; kept off the import path)
@@ -43,6 +44,8 @@ class EMERT(Model):
     # 8 face frames through a ResNet-18 cost 8 x 1.8 GFLOP at 112 px; outside the
     # paper profile the faces are smaller (recorded in the row's params).
     SIZE: ClassVar[dict] = {"smoke": 32, "default": 48, "paper": 112}
+    # validation items watched per epoch to pick the best epoch (all in paper; recorded)
+    WATCH_VALID: ClassVar[dict] = {"smoke": 8, "default": 24, "paper": None}
     EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 4, "paper": 200}
     SAMPLE_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 800, "paper": None}
     # ResNet width (64 = ResNet-18): on a CPU without bf16 matmuls the face branch's
@@ -80,7 +83,7 @@ class EMERT(Model):
         work = float(knobs.get("work", 1.0))
         seen = min(budget * work, n_samples * epochs) if budget else n_samples * epochs
         trials = max(1, int(knobs.get("trials", 1)))
-        infer = int(knobs.get("n_valid", 0)) * epochs + int(knobs.get("n_test", 0)) / trials
+        infer = min(int(knobs.get("n_valid", 0)), cls.WATCH_VALID.get(profile) or 10**9) * epochs + int(knobs.get("n_test", 0)) / trials
         # a face frame through ResNet-18 costs 1.82 GFLOP at 112 px, full width; the two
         # LSTMs and the transformer add about 0.05 GFLOP per sample
         per_sample = FACE_FRAMES * 1.82 * (size / 112) ** 2 * (width / 64) ** 2 + 0.05
@@ -177,9 +180,10 @@ class EMERT(Model):
                 opt.step()
 
         evaluate = None
-        if valid:
+        watch = watched(valid, ctx, self.WATCH_VALID)
+        if watch:
             def evaluate() -> float:
-                return float(ctx.score(valid, self.predict(valid)))
+                return float(ctx.score(watch, self.predict(watch)))
 
         self.history_ = train_epochs(net, epochs, step, evaluate, ctx)
         return self

@@ -139,9 +139,11 @@ class EmoP3D(Model):
     # ~28 GFLOP, every layer counted, per trial) against a matmul at ~130
     # GFLOP/s: the weighted-sum layers, normalisation and pooling are memory-bound.
     EFFICIENCY: ClassVar[float] = 0.03
-    # The budget never cuts below half the default clip budget: at 1,000 clips
-    # per fold EmoP3D still learns on the stand-ins, at a few hundred it does not.
-    min_work: ClassVar[float] = 0.5
+    # The budget never cuts below a quarter of the default clip budget (500 clips):
+    # EmoP3D learns well on the stand-ins at 1,000 clips per fold and weakly at a
+    # few hundred; the whole matrix on 2 cores needs the lower floor (the share is
+    # recorded on every row).
+    min_work: ClassVar[float] = 0.25
     CLIPS_PER_VIDEO: ClassVar[int] = 16  # a 5.5 s stand-in video at 25 fps, stride 8
 
     def _is_paper_setting(self) -> bool:

@@ -20,6 +20,7 @@ import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample, Task
+from emobench_plugins.models.common.watch import watched
 from emobench.model import FitContext, Model, Streamer, load_state_dict
 
 
@@ -71,7 +72,9 @@ class TSMResNet(Model):
     # 224 px, so the default profile trains at 64 px (recorded in the row's params).
     CLIP_BUDGET: ClassVar[dict] = {"smoke": 8, "default": 240, "paper": None}
     SIZE: ClassVar[dict] = {"smoke": 32, "default": 64, "paper": 224}
-    EVAL_WINDOWS: ClassVar[dict] = {"smoke": 2, "default": 4, "paper": 16}
+    EVAL_WINDOWS: ClassVar[dict] = {"smoke": 2, "default": 2, "paper": 16}
+    # validation items watched per epoch to pick the best epoch (all in paper; recorded)
+    WATCH_VALID: ClassVar[dict] = {"smoke": 8, "default": 24, "paper": None}
     EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 2, "paper": 20}
     # ResNet width (64 = ResNet-18); half width outside the paper profile (recorded)
     WIDTH: ClassVar[dict] = {"smoke": 16, "default": 32, "paper": 64}
@@ -111,7 +114,7 @@ class TSMResNet(Model):
         if task.level == "frame" and n_samples:
             per_video = max(per_video, n_steps / n_samples)
         trials = max(1, int(knobs.get("trials", 1)))
-        infer = (int(knobs.get("n_valid", 0)) * epochs + int(knobs.get("n_test", 0)) / trials) * per_video
+        infer = (min(int(knobs.get("n_valid", 0)), cls.WATCH_VALID.get(profile) or 10**9) * epochs + int(knobs.get("n_test", 0)) / trials) * per_video
         return {"gflop": cls.frame_gflop(size, width) * (3 * frames_train + infer),
                 "efficiency": cls.EFFICIENCY, "seconds": 0.0}
 
@@ -205,9 +208,10 @@ class TSMResNet(Model):
             run(*draw(max(1, per_epoch - n_static)), frames=WINDOW)
 
         evaluate = None
-        if valid:
+        watch = watched(valid, ctx, self.WATCH_VALID)
+        if watch:
             def evaluate() -> float:
-                return float(ctx.score(valid, self.predict(valid)))
+                return float(ctx.score(watch, self.predict(watch)))
 
         self.history_ = train_epochs(net, epochs, step, evaluate, ctx)
         net.set_shift(p["shift"])
