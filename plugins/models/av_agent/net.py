@@ -1,0 +1,163 @@
+"""Networks of the active audio-visual agent (Kansizoglou, Bampis, Gasteratos, IEEE TAC 2022).
+
+VisualNet: MobileNetV2 features (torchvision's layout, written in plain torch: no
+torchvision here) + Linear(1280 -> C). AudioNet: VGGish on (1, 96, 64) log-mel
+patches, the (512, 6, 4) map flattened in NHWC order (as the TensorFlow original),
++ Linear(128 -> C). FusionHead: BN1d(1408) -> 512 -> 512 -> C over the frozen
+branches' embeddings. OnlineAgent: the emobench reconstruction of the unreleased
+stage, a GRU over fused per-window embeddings with a class head and a wait/classify
+policy head. ``width`` knobs shrink the branches for the CPU profiles.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# (expansion t, channels c, repeats n, first stride s): torchvision's MobileNetV2 table
+MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _divisible(v: float, d: int = 8) -> int:
+    new = max(d, int(v + d / 2) // d * d)
+    return new + d if new < 0.9 * v else new
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True):
+    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.ReLU6(inplace=True)) if act else nn.Sequential(*layers)
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int):
+        super().__init__()
+        hidden = cin * expand
+        layers = [] if expand == 1 else [_conv_bn(cin, hidden, 1)]
+        layers += [_conv_bn(hidden, hidden, 3, stride, groups=hidden), _conv_bn(hidden, cout, 1, act=False)]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class MobileNetV2Features(nn.Module):
+    """torchvision ``mobilenet_v2().features`` (2,223,872 parameters at width 1) + global mean."""
+
+    def __init__(self, width: float = 1.0):
+        super().__init__()
+        cin = _divisible(32 * width)
+        self.out_dim = _divisible(1280 * max(1.0, width))
+        layers = [_conv_bn(3, cin, 3, 2)]
+        for t, c, n, s in MOBILENET_V2:
+            cout = _divisible(c * width)
+            for i in range(n):
+                layers.append(InvertedResidual(cin, cout, s if i == 0 else 1, t))
+                cin = cout
+        layers.append(_conv_bn(cin, self.out_dim, 1))
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x):  # (B, 3, H, W) in [-1, 1] -> (B, out_dim)
+        return self.features(x).mean((2, 3))
+
+
+class VisualNet(nn.Module):
+    def __init__(self, n_classes: int = 6, width: float = 1.0, dropout: float = 0.2):
+        super().__init__()
+        self.backbone = MobileNetV2Features(width)
+        self.embed_dim = self.backbone.out_dim
+        self.drop = nn.Dropout(dropout)  # torchvision's classifier minus its Linear
+        self.fc = nn.Linear(self.embed_dim, n_classes)
+
+    def embed(self, x):
+        return self.backbone(x)
+
+    def forward(self, x):
+        return self.fc(self.drop(self.embed(x)))
+
+
+VGGISH_CONV = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M")
+
+
+class VGGish(nn.Module):
+    """VGGish: 3x3 convolutions 64-128-256-256-512-512 with four max-pools, then
+    FC 4096-4096-128 with ReLU. ``width`` scales the channels, ``fc`` the hidden FC size."""
+
+    def __init__(self, width: float = 1.0, fc: int = 4096, embed: int = 128):
+        super().__init__()
+        layers, cin = [], 1
+        for v in VGGISH_CONV:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                cout = max(4, int(round(v * width)))
+                layers += [nn.Conv2d(cin, cout, 3, 1, 1), nn.ReLU(inplace=True)]
+                cin = cout
+        self.features = nn.Sequential(*layers)
+        self.channels = cin
+        self.embeddings = nn.Sequential(nn.Linear(cin * 6 * 4, fc), nn.ReLU(inplace=True),
+                                        nn.Linear(fc, fc), nn.ReLU(inplace=True),
+                                        nn.Linear(fc, embed), nn.ReLU(inplace=True))
+
+    def feature_map(self, x):  # (B, 1, 96, 64) -> (B, C, 6, 4)
+        return self.features(x)
+
+    def forward(self, x):
+        # NHWC flatten: the TensorFlow VGGish's FC weights index (h, w, c), channels fastest
+        return self.embeddings(self.feature_map(x).permute(0, 2, 3, 1).reshape(len(x), -1))
+
+
+class AudioNet(nn.Module):
+    def __init__(self, n_classes: int = 6, width: float = 1.0, fc: int = 4096):
+        super().__init__()
+        self.vggish = VGGish(width, fc)
+        self.embed_dim = 128
+        self.fc = nn.Linear(128, n_classes)
+
+    def embed(self, x):
+        return self.vggish(x)
+
+    def forward(self, x):
+        return self.fc(self.embed(x))
+
+
+class FusionHead(nn.Module):
+    """concat(visual, audio) -> BN1d -> Linear 512 -> BN -> ReLU -> Linear 512 -> BN -> ReLU -> Linear C."""
+
+    def __init__(self, in_dim: int = 1408, n_classes: int = 6, hidden: int = 512):
+        super().__init__()
+        self.net = nn.Sequential(nn.BatchNorm1d(in_dim), nn.Linear(in_dim, hidden),
+                                 nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden),
+                                 nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
+
+    def hidden(self, z):  # the 512-d fused embedding the online stage reads
+        return self.net[:-1](z)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class OnlineAgent(nn.Module):
+    """emobench reconstruction: GRU over per-window fused embeddings; at each window a
+    class head (logits) and a policy head (logits of wait = 0 / classify = 1)."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 64):
+        super().__init__()
+        self.gru = nn.GRU(in_dim, hidden, batch_first=True)
+        self.classify = nn.Linear(hidden, n_classes)
+        # the policy sees the state and the class head's confidence (max probability)
+        self.policy = nn.Linear(hidden + 1, 2)
+
+    def step(self, x, h=None):
+        """x (B, T, D) -> class logits (B, T, C), policy logits (B, T, 2), last state."""
+        out, h = self.gru(x, h)
+        logits = self.classify(out)
+        conf = logits.softmax(-1).max(-1, keepdim=True).values.detach()
+        return logits, self.policy(torch.cat([out.detach(), conf], -1)), h
+
+    def forward(self, x):
+        logits, policy, _ = self.step(x)
+        return logits, policy
