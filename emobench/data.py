@@ -78,6 +78,9 @@ class Task:
     metrics: tuple[str, ...] = ()
     rate: float | None = None
     description: str = ""
+    # input modalities of which the label is a deterministic formula (UNBC PSPI of
+    # facs14): the leaderboard shows such rows as white-box checks
+    formula_of: tuple[str, ...] = ()
 
     @property
     def primary_metric(self) -> str:

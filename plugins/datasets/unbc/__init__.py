@@ -91,10 +91,11 @@ class Unbc(Dataset):
         Task("pspi", "regression", "frame", value_range=(0.0, 16.0), metric="ccc",
              metrics=("ccc", "pearson", "mae", "rmse"), rate=FRAME_RATE,
              description="Prkachin-Solomon pain intensity per frame (0-16); equals a formula "
-                         "of the facs14 input"),
+                         "of the facs14 input", formula_of=("facs14",)),
         Task("pain", "classification", "frame", classes=("no-pain", "pain"), metric="uar",
              metrics=("uar", "macro_f1", "accuracy"), rate=FRAME_RATE,
-             description="pain present in the frame (PSPI > 0); about 80% of frames are no-pain"),
+             description="pain present in the frame (PSPI > 0); about 80% of frames are no-pain",
+             formula_of=("facs14",)),
         Task("vas", "regression", "clip", value_range=(0.0, 10.0), metric="mae",
              metrics=("mae", "rmse", "pearson", "ccc"),
              description="sequence-level visual analogue scale self-report (0-10)"),
