@@ -1,0 +1,118 @@
+"""Online early-classification evaluation (emobench/online.py) on toy streaming models,
+checked against curves computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emobench.data import Recording, Sample, Task
+from emobench.metrics import uar
+from emobench.model import Model, Streamer
+from emobench.online import evaluate_online, online_rows, plot_curves, trace_clip
+
+TASK = Task("kind", "classification", "clip", classes=("a", "b"), metric="uar")
+
+
+def _sample(i: int, label: int, steps: list[float]) -> Sample:
+    x = np.asarray(steps, np.float32)[:, None]
+    rec = Recording(id=f"r{i}", subject=f"s{i}", labels={"kind": label},
+                    streams={"feats": lambda x=x, **_: x})
+    return Sample(rec, TASK, {"features": "feats"})
+
+
+class SignStreamer(Streamer):
+    """After ``warmup`` steps: one-hot of the sign of the newest value; with
+    ``decide_at`` it sets ``decision`` once |running sum| reaches it."""
+
+    def __init__(self, model, kind, task, **spec):
+        super().__init__(model, kind, task, **spec)
+        self.reset()
+        if model.decide_at is not None:
+            self.decision = None
+
+    def reset(self):
+        self.t, self.total = 0, 0.0
+        if getattr(self.model, "decide_at", None) is not None:
+            self.decision = None
+
+    def push(self, x):
+        self.t += 1
+        value = float(np.asarray(x).reshape(-1)[0])
+        self.total += value
+        if self.model.decide_at is not None and abs(self.total) >= self.model.decide_at:
+            self.decision = int(self.total > 0)
+        if self.t <= self.model.warmup:
+            return None
+        return int(value > 0)
+
+
+class SignModel(Model):
+    name = "sign"
+    consumes = ("features",)
+
+    def __init__(self, warmup=0, decide_at=None):
+        super().__init__()
+        self.warmup, self.decide_at = warmup, decide_at
+
+    def streamer(self, kind, task, **spec):
+        return SignStreamer(self, kind, task, **spec)
+
+
+# clip 0 (class 1): negative first half, positive second half; clip 1 (class 0): all negative;
+# clip 2 (class 1): all positive
+CLIPS = [(1, [-1, -1, -1, -1, -1, 1, 1, 1, 1, 1, 1, 1]), (0, [-1] * 10), (1, [1] * 10)]
+
+
+def _samples():
+    return [_sample(i, y, s) for i, (y, s) in enumerate(CLIPS)]
+
+
+def test_curve_matches_hand_computation():
+    res = evaluate_online(SignModel(), _samples(), TASK, dataset="toy", fractions=(0.25, 0.5, 1.0))
+    # clip 0 (length 12): after 3 steps mean of one-hots [1,0] -> class 0 (wrong); after 6
+    # steps 5 x class 0, 1 x class 1 -> class 0; after 12 steps 5 vs 7 -> class 1 (right)
+    preds = np.array([[0, 0, 1], [0, 0, 0], [1, 1, 1]])
+    y = np.array([1, 0, 1])
+    assert res.accuracy == pytest.approx([np.mean(preds[:, j] == y) for j in range(3)])
+    assert res.primary == pytest.approx([uar(y, preds[:, j]) for j in range(3)])
+    xs = [0, 0.25, 0.5, 1.0]
+    ys = [0] + res.primary
+    assert res.auc == pytest.approx(sum((xs[i + 1] - xs[i]) * (ys[i + 1] + ys[i]) / 2 for i in range(3)))
+    assert res.decision_fraction is None and res.n == 3
+
+
+def test_unanswered_prefixes_count_as_wrong():
+    res = evaluate_online(SignModel(warmup=4), _samples(), TASK, fractions=(0.2, 1.0))
+    assert res.accuracy[0] == 0.0 and res.primary[0] == 0.0  # no output after 2-3 steps
+    preds, decided, at, n = trace_clip(SignModel(warmup=4), _samples()[0], TASK, (0.2, 1.0))
+    assert preds == [-1, 1] and decided is None and n == 12
+
+
+def test_deciding_model_freezes_and_reports_decision_time():
+    model = SignModel(decide_at=3)
+    preds, decided, at, n = trace_clip(model, _samples()[0], TASK, (0.1, 0.5, 1.0))
+    # after 2 steps (ceil 0.1 * 12) two class-0 outputs; the running sum reaches -3 at
+    # step 3: it decides class 0 there and stays with it, though the clip turns positive
+    assert (decided, at, n) == (0, 3, 12) and preds == [0, 0, 0]
+    res = evaluate_online(model, _samples(), TASK, fractions=(0.1, 0.5, 1.0))
+    assert res.decision_fraction == pytest.approx(np.mean([3 / 12, 3 / 10, 3 / 10]))
+    assert res.decision_accuracy == pytest.approx(2 / 3)  # clip 0 decided wrongly
+
+
+def test_rows_rank_by_auc_and_plot_writes_png(tmp_path):
+    a = evaluate_online(SignModel(), _samples(), TASK, dataset="toy")
+    b = evaluate_online(SignModel(warmup=5), _samples(), TASK, dataset="toy")
+    rows = online_rows([b, a])
+    assert [r["auc"] for r in rows] == sorted([a.auc, b.auc], reverse=True)
+    assert {"model", "dataset", "task", "auc", "curve", "decision_fraction"} <= set(rows[0])
+    path = plot_curves([a, b], tmp_path / "online.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_fractions_and_tasks_are_refused():
+    with pytest.raises(ValueError, match="fractions"):
+        evaluate_online(SignModel(), _samples(), TASK, fractions=(0.5, 0.2))
+    frame = Task("lvl", "regression", "frame", metric="ccc")
+    with pytest.raises(ValueError, match="clip-level classification"):
+        evaluate_online(SignModel(), _samples(), frame)
