@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,8 +43,13 @@ class FaceClipSpec:
     min_neighbors: int = 5
     min_size: int = 30
     detect_scale: float = 0.5
+    # "haar" (OpenCV cascade, the fast default) or "mtcnn" (emobench.media.mtcnn,
+    # pretrained, with landmarks); for "mtcnn" min_size is its smallest face.
+    face_detector: str = "haar"
 
     def __post_init__(self):
+        if self.face_detector not in ("haar", "mtcnn"):
+            raise ValueError(f"FaceClipSpec.face_detector must be 'haar' or 'mtcnn', got {self.face_detector!r}")
         size = tuple(int(v) for v in self.size)
         if len(size) != 2 or min(size) < 1:
             raise ValueError(f"FaceClipSpec.size must be (height, width) > 0, got {self.size}")
@@ -67,6 +73,10 @@ class FaceClipSpec:
         return max(1, int(round(source_fps / self.fps)))
 
     def detector(self) -> FaceDetector:
+        if self.face_detector == "mtcnn":
+            from .mtcnn import MTCNNDetector
+
+            return MTCNNDetector(min_size=max(12, self.min_size))
         return FaceDetector(
             scale_factor=self.scale_factor, min_neighbors=self.min_neighbors,
             min_size=self.min_size, detect_scale=self.detect_scale,
@@ -147,9 +157,27 @@ def preprocess_frames(
     return track_and_crop(picked, spec, step=step, source_fps=source_fps or 0.0).frames
 
 
+def _spec_for_key(spec: FaceClipSpec):
+    """The spec as the cache key sees it. With the default Haar detector this is
+    a dataclass of the same qualified name without ``face_detector``, so keys of
+    caches written before the option existed stay valid."""
+    if spec.face_detector != "haar":
+        return spec
+    fields = [f for f in dataclasses.fields(spec) if f.name != "face_detector"]
+    return _KEY_SPEC(**{f.name: getattr(spec, f.name) for f in fields})
+
+
+_KEY_SPEC = dataclasses.make_dataclass(
+    "FaceClipSpec",
+    [(f.name, f.type) for f in dataclasses.fields(FaceClipSpec) if f.name != "face_detector"],
+    frozen=True,
+)
+_KEY_SPEC.__module__ = __name__
+
+
 def _video_key(path: Path, spec: FaceClipSpec) -> str:
     # The OpenCV version is part of the key: decoder and cascade changes alter the crops.
-    return content_key("emobench.video.face_clip", PIPELINE_VERSION, cv2.__version__, path, spec)
+    return content_key("emobench.video.face_clip", PIPELINE_VERSION, cv2.__version__, path, _spec_for_key(spec))
 
 
 def face_clip(path: str | Path, spec: FaceClipSpec = FaceClipSpec(), cache: ArrayCache | None = None) -> FaceClip:
