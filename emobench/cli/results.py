@@ -22,15 +22,18 @@ STORE_HELP = "Results store URL or SQLite file (else $EMOBENCH_STORE, else the p
 @command
 def leaderboard(store: Optional[str] = typer.Option(None, help=STORE_HELP),
                 out: Optional[Path] = typer.Option(None, help="Output folder (default: leaderboard/ of the project folder)."),
-                n_boot: int = typer.Option(1000, help="Bootstrap resamples for the CIs."),
-                seed: int = typer.Option(0, help="Seed of the bootstrap.")):
+                n_boot: int = typer.Option(1000, help="Resamples of randomised tests (exact below 17 subjects)."),
+                seed: int = typer.Option(0, help="Seed of the randomised tests."),
+                all_versions: bool = typer.Option(False, "--all-versions",
+                                                  help="Show every identity of a model, not only the newest.")):
     """Write the Markdown leaderboard and plots from the results store."""
     from emobench import leaderboard as lb
     from emobench.cli import locations
     from emobench.store import Store
 
     url = locations.existing_store(store)
-    index = lb.write(Store(url), locations.leaderboard_dir(out), n_boot=n_boot, seed=seed)
+    index = lb.write(Store(url), locations.leaderboard_dir(out), n_boot=n_boot, seed=seed,
+                     all_versions=all_versions)
     typer.echo(f"wrote {index}")
 
 
@@ -38,13 +41,16 @@ def leaderboard(store: Optional[str] = typer.Option(None, help=STORE_HELP),
 @command
 def export(store: Optional[str] = typer.Option(None, help=STORE_HELP),
            out: Optional[Path] = typer.Option(None, help="JSON file (default: stdout)."),
-           failed: bool = typer.Option(False, help="Also export failed folds.")):
-    """Export results with their best hyper-parameters and provenance as JSON."""
+           failed: bool = typer.Option(False, help="Also export failed folds."),
+           predictions: bool = typer.Option(True, help="Include each row's test predictions "
+                                            "(y_true, y_pred, subject, item, seed).")):
+    """Export every result with its identity, metrics, best hyper-parameters, provenance and
+    test predictions as JSON (scripts/recompute_from_export.py recomputes the metrics)."""
     from emobench.cli import locations
+    from emobench.export import export_rows
     from emobench.store import Store
 
-    st = Store(locations.existing_store(store))
-    rows = st.rows("done") + (st.rows("failed") if failed else [])
+    rows = export_rows(Store(locations.existing_store(store)), failed=failed, predictions=predictions)
     text = json.dumps(rows, indent=1, default=str)
     if out:
         out.write_text(text)
