@@ -31,7 +31,7 @@ RANKS = {
     # 5: the runner
     "runner": 5, "jobs": 5, "fold": 5, "plan": 5,
     # 6: readers of the store and tools built on the runner
-    "leaderboard": 6, "export": 6, "score": 6, "conformance": 6, "explain": 6, "realtime": 6,
+    "leaderboard": 6, "export": 6, "score": 6, "online": 6, "conformance": 6, "explain": 6, "realtime": 6,
     # 7: the command line
     "cli": 7, "realtime_cli": 7, "__main__": 7,
 }
