@@ -156,6 +156,7 @@ def generator_version(ds: Dataset) -> str:
 def write_standin(ds: Dataset, path: Path, scale: str, seed: int) -> dict:
     """Write into a temporary sibling, then rename: readers see all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_writes(path.parent)
     tmp = Path(tempfile.mkdtemp(prefix=".writing-", dir=path.parent)) / ds.folder
     try:
         meta = ds.write_standin(tmp, scale=scale, seed=seed) or {}
@@ -172,6 +173,19 @@ def write_standin(ds: Dataset, path: Path, scale: str, seed: int) -> dict:
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
     return read_standin_marker(path)
+
+
+def _remove_abandoned_writes(folder: Path, older_than_s: float = 6 * 3600) -> None:
+    """A writer killed with -9 cannot clean up its ``.writing-*`` folder; a later
+    writer removes those old enough that no live writer can still own them."""
+    import time
+
+    for tmp in folder.glob(".writing-*"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _tree_fingerprint(path: Path) -> str:

@@ -251,3 +251,18 @@ def test_concurrent_writers_never_leave_a_corrupt_entry(tmp_path):
     if got is not None:
         assert np.unique(got["v"]).size == 1
     assert c.stats()["rebuilt"] == 0
+
+
+def test_an_abandoned_standin_write_is_removed_by_the_next_writer(tmp_path):
+    import os
+    import time
+
+    from emobench.datasource import _remove_abandoned_writes
+
+    old, fresh = tmp_path / ".writing-old", tmp_path / ".writing-fresh"
+    for d in (old, fresh):
+        (d / "Corpus").mkdir(parents=True)
+    past = time.time() - 7 * 3600
+    os.utime(old, (past, past))
+    _remove_abandoned_writes(tmp_path)
+    assert not old.exists() and fresh.exists()  # a live writer's folder is left alone
