@@ -55,7 +55,7 @@ def test_lfw_crops_detection_rate(mtcnn):
 
 
 @needs_wheel
-def test_blank_and_noise_give_no_face(mtcnn):
+def test_blank_frames_give_no_face(mtcnn):
     assert mtcnn.detect(np.zeros((480, 640, 3), np.uint8)) == []
     assert mtcnn.detect(np.full((240, 320), 128, np.uint8)) == []
 
