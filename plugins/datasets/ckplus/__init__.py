@@ -1,0 +1,120 @@
+"""CK+ (Extended Cohn-Kanade): posed sequences from a neutral face to the expression's apex.
+
+593 sequences from 123 subjects; 327 carry an emotion code, on the peak (last)
+frame only. emobench reads the four distributed parts, zipped or unzipped
+(:mod:`.layout`), and evaluates 10-fold subject-independent cross-validation.
+Every sequence is one recording; unlabelled sequences are kept (doctor and the
+face models see them) but carry no task label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emobench import hookimpl
+from emobench.data import Modality, Recording, Task
+from emobench.dataset import Dataset
+from emobench.labelspace import CorpusLabels, declare
+from emobench.protocols import SubjectKFold
+
+from . import layout as L
+
+#: the seven labelled CK+ classes (codes 1-7), named as in the shared label space
+CLASSES7 = ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")
+#: the six basic emotions (contempt sequences are left unlabelled for this task)
+CLASSES6 = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+MAX_FRAMES = 16
+PROTOCOL = "ckplus-10fold"
+
+declare(CorpusLabels("ckplus", CLASSES7, note="CK+ codes 1-7; code 0 (neutral) labels no sequence"))
+
+
+def _video_loader(seq: L.Sequence):
+    def load(size: tuple[int, int] = (64, 64), gray: bool = False) -> np.ndarray:
+        """(T, H, W[, 3]) uint8: at most MAX_FRAMES frames spread from neutral to apex,
+        always including the first and the last (peak) frame."""
+        import cv2
+
+        pick = np.unique(np.linspace(0, len(seq.frames) - 1, min(MAX_FRAMES, len(seq.frames)))
+                         .round().astype(int))
+        out = []
+        for i in pick:
+            img = cv2.resize(L.decode_image(seq.frames[i]), (int(size[1]), int(size[0])),
+                             interpolation=cv2.INTER_AREA)
+            out.append(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if gray else img)
+        return np.stack(out)
+    return load
+
+
+def _landmark_loader(seq: L.Sequence):
+    def load() -> np.ndarray:
+        pts = [L.read_landmarks(p) for p in seq.landmarks]
+        if len({p.shape for p in pts}) > 1:
+            raise L.CkPlusFormatError(seq.landmarks[0], f"sequence {seq.id}: landmark files "
+                                                        "hold different numbers of points")
+        return np.stack(pts)
+    return load
+
+
+class CkPlus(Dataset):
+    name = "ckplus"
+    version = "1"
+    title = "CK+ (Extended Cohn-Kanade)"
+    folder = "CK+"
+    modalities = {
+        "face_video": Modality("face_video", (None, None), None, (),
+                               "<= 16 frames from the neutral first to the peak last frame; "
+                               "spec size=(H, W), gray="),
+        "landmarks": Modality("landmarks", (None, 2), None, ("x", "y"),
+                              "Landmarks part: one (points, 2) row set per frame"),
+    }
+    tasks = (
+        Task("emotion7", "classification", "clip", classes=CLASSES7, metric="accuracy",
+             metrics=("accuracy", "uar"), description="the 7 labelled CK+ classes, peak label per sequence"),
+        Task("emotion6", "classification", "clip", classes=CLASSES6, metric="accuracy",
+             metrics=("accuracy", "uar"),
+             description="six basic emotions (contempt sequences excluded); FER-2013 compatible"),
+    )
+    protocols = (PROTOCOL,)
+    primary_tasks = ("emotion7", "emotion6")
+    standin_version = "1"
+    citation = ("Lucey P., Cohn J.F., Kanade T., Saragih J., Ambadar Z., Matthews I.: The Extended "
+                "Cohn-Kanade Dataset (CK+). CVPR Workshops 2010.")
+    url = "https://www.jeffcohn.net/Resources/"
+
+    def load(self, root) -> list[Recording]:
+        recs = []
+        for seq in L.scan(root).values():
+            labels = {}
+            if seq.emotion is not None:
+                code = L.read_emotion(seq.emotion)
+                if code == 0:
+                    raise L.CkPlusFormatError(seq.emotion, "code 0 (neutral) on a peak frame")
+                labels["emotion7"] = code - 1
+                cls = L.CODES[code]
+                if cls in CLASSES6:
+                    labels["emotion6"] = CLASSES6.index(cls)
+            streams = {"face_video": _video_loader(seq)}
+            if seq.landmarks:
+                streams["landmarks"] = _landmark_loader(seq)
+            recs.append(Recording(seq.id, seq.subject, labels, streams,
+                                  meta={"path": str(seq.frames[0]), "frames": len(seq.frames),
+                                        "emotion_file": str(seq.emotion) if seq.emotion else None}))
+        return recs
+
+    def write_standin(self, out, scale: str = "small", seed: int = 0) -> dict:
+        from .standin import write_standin
+
+        return write_standin(out, scale, seed)
+
+
+@hookimpl
+def emobench_register_datasets():
+    return [CkPlus()]
+
+
+@hookimpl
+def emobench_register_protocols():
+    return [SubjectKFold(name=PROTOCOL, k=10, datasets=("ckplus",),
+                         description="CK+ 10-fold subject-independent cross-validation "
+                                     "(GroupKFold over subjects, shuffled by seed)")]

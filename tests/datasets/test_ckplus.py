@@ -1,0 +1,109 @@
+"""CK+: the four archives (zipped or unzipped, doubled folders), peak-frame emotion files,
+the 10-fold subject-independent protocol and the stand-in read back."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emobench.protocols import check_fold
+from emobench_plugins.datasets.ckplus import CLASSES6, CLASSES7, CkPlus, emobench_register_protocols
+from emobench_plugins.datasets.ckplus import layout as L
+from emobench_plugins.datasets.ckplus.standin import write_standin
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ckplus" / "CK+"
+
+
+def _by_id(root):
+    return {r.id: r for r in CkPlus().load(root)}
+
+
+def test_zipped_fixture_loads_sequences_labels_and_litter_is_skipped():
+    recs = _by_id(FIXTURE)
+    assert sorted(recs) == ["S005_001", "S005_002", "S010_004", "S011_001"]
+    assert CLASSES7[recs["S005_001"].labels["emotion7"]] == "disgust"      # code 3.0000000e+00
+    assert CLASSES6[recs["S005_001"].labels["emotion6"]] == "disgust"
+    assert recs["S005_002"].labels == {}                                   # no emotion file
+    assert CLASSES7[recs["S010_004"].labels["emotion7"]] == "contempt"
+    assert "emotion6" not in recs["S010_004"].labels                       # contempt: not basic
+    assert CLASSES7[recs["S011_001"].labels["emotion7"]] == "happiness"
+    assert recs["S010_004"].meta["frames"] == 5
+    video = recs["S010_004"].load("face_video", size=(16, 20), gray=True)
+    assert video.shape == (5, 16, 20) and video.dtype == np.uint8
+    assert video[0].mean() < video[-1].mean()                              # frame order kept
+    assert recs["S005_001"].load("landmarks").shape == (4, 68, 2)
+
+
+def test_unzipped_doubled_folders_load_the_same(tmp_path):
+    for archive in FIXTURE.glob("*.zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp_path)
+    assert (tmp_path / "Emotion_labels" / "Emotion").is_dir()              # the doubled part
+    zipped, unzipped = _by_id(FIXTURE), _by_id(tmp_path)
+    assert {k: r.labels for k, r in zipped.items()} == {k: r.labels for k, r in unzipped.items()}
+    assert np.array_equal(zipped["S011_001"].load("face_video"), unzipped["S011_001"].load("face_video"))
+
+
+@pytest.mark.parametrize("text,message", [("   9.0000000e+00\n", "expected one emotion code 0-7"),
+                                          ("happy\n", "expected one emotion code"),
+                                          ("   0.0000000e+00\n", "code 0 \\(neutral\\) on a peak frame")])
+def test_bad_emotion_file_is_a_named_error(tmp_path, text, message):
+    for archive in FIXTURE.glob("*.zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp_path)
+    path = tmp_path / "Emotion_labels/Emotion/S005/001/S005_001_00000004_emotion.txt"
+    path.write_text(text)
+    with pytest.raises(L.CkPlusFormatError, match=message) as err:
+        CkPlus().load(tmp_path)
+    assert err.value.path == str(path)
+
+
+def test_damaged_frame_is_named_by_the_stream_and_doctor(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "CK+")
+    root = tmp_path / "CK+"
+    with zipfile.ZipFile(FIXTURE / "cohn-kanade-images.zip") as src, \
+            zipfile.ZipFile(root / "cohn-kanade-images.zip", "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data[:20] if info.filename.endswith("S011_001_00000002.png") else data)
+    rec = _by_id(root)["S011_001"]
+    with pytest.raises(L.CkPlusFormatError, match="S011_001_00000002.png: not a readable image"):
+        rec.load("face_video")
+    report = CkPlus().doctor(root)
+    assert not report.ok
+    assert any("S011_001_00000002.png" in p.path for p in report.problems)
+
+
+def test_missing_image_part_is_a_named_error(tmp_path):
+    with pytest.raises(L.CkPlusFormatError, match="no cohn-kanade-images"):
+        CkPlus().load(tmp_path)
+
+
+def test_standin_reads_back_with_exact_counts_and_ten_subject_folds(tmp_path):
+    meta = write_standin(tmp_path, "tiny", seed=1)
+    recs = CkPlus().load(tmp_path)
+    assert len(recs) == meta["counts"]["recordings"] == 12 * 3
+    assert len({r.subject for r in recs}) == 12
+    labelled = [r for r in recs if "emotion7" in r.labels]
+    # one sequence in four, staggered over subjects, has no emotion file
+    expected = sum((si + k) % 4 != 3 for si in range(12) for k in range(3))
+    assert len(labelled) == meta["counts"]["labelled"] == expected == 27
+    # classes cycle through CK+ codes 1-7 over the subjects' sequences
+    want = np.bincount([(si * 3 + k) % 7 for si in range(12) for k in range(3) if (si + k) % 4 != 3],
+                       minlength=7)
+    assert np.bincount([r.labels["emotion7"] for r in labelled], minlength=7).tolist() == want.tolist()
+    assert all(r.meta["frames"] == 6 for r in recs)
+    clip = recs[0].load("face_video", size=(32, 32), gray=True)
+    assert clip.shape == (6, 32, 32)
+    # neutral first frame: the face moves most towards the apex, not before the start
+    assert np.abs(clip[-1].astype(int) - clip[0]).mean() > np.abs(clip[1].astype(int) - clip[0]).mean()
+    (protocol,) = emobench_register_protocols()
+    folds = protocol.folds(labelled, seed=0)
+    assert len(folds) == 10
+    for f in folds:
+        check_fold(f, labelled, protocol.name)
+    assert sorted(i for f in folds for i in f.test) == sorted(r.id for r in labelled)
