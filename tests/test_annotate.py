@@ -145,6 +145,13 @@ def test_openface_csv_being_written(tmp_path):
         f.write("7, 0.98, 1, 1.5, 3.5, 1\n")
     np.testing.assert_allclose(ex.extract(None, 0.066), [1.5, 3.5])
     assert ex.extract(None, 5.0) is None
+    assert ex.dropped == []
+    with open(path, "a") as f:  # a recording cut mid-row: dropped and reported
+        f.write("4, 0, 0.2, 0.98\n5, 0, 0.3, 0.98, 1, 0.1, 0.2, 0\n")
+    with pytest.warns(UserWarning, match="line 5 has 4 of 8 cells"):
+        assert ex.extract(None, 0.2) is None
+    assert ex.dropped == [5]
+    np.testing.assert_allclose(ex.extract(None, 0.3), [0.1, 0.2])
     with pytest.raises(ValueError, match="au-source"):
         OpenFaceCSVExtractor().extract(None, 0.0)
     with pytest.raises(ValueError, match="sidecar"):

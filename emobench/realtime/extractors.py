@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import copy
 import csv
+import warnings
 import io
 from pathlib import Path
 
@@ -84,6 +85,8 @@ class OpenFaceCSVExtractor(AUExtractor):
         self._offset = 0
         self._times: list[float] = []
         self._rows: list[np.ndarray | None] = []
+        self._line = 0
+        self.dropped: list[int] = []  # line numbers of short rows, as read_openface_csv reports them
 
     def _read_more(self) -> None:
         path = self._need_source()
@@ -99,6 +102,7 @@ class OpenFaceCSVExtractor(AUExtractor):
         lines = chunk[:end + 1].decode("utf-8", "replace").splitlines()
         if self._header is None and lines:
             self._header = [h.strip() for h in next(csv.reader([lines.pop(0)]))]
+            self._line = 1
             cols = [(i, h[:-2]) for i, h in enumerate(self._header) if h.startswith("AU") and h.endswith("_r")]
             if "timestamp" not in self._header or not cols:
                 raise ValueError(f"{path}: not an OpenFace CSV (needs 'timestamp' and AUxx_r columns)")
@@ -106,7 +110,12 @@ class OpenFaceCSVExtractor(AUExtractor):
         ti = self._header.index("timestamp")
         si = self._header.index("success") if "success" in self._header else None
         for row in csv.reader(io.StringIO("\n".join(lines))):
-            if len(row) != len(self._header):
+            self._line += 1
+            if len(row) != len(self._header):  # a cut row: dropped and reported, as in every reader
+                if not self.dropped:
+                    warnings.warn(f"{path}: line {self._line} has {len(row)} of {len(self._header)} "
+                                  "cells; short rows are dropped")
+                self.dropped.append(self._line)
                 continue
             t = float(row[ti])
             ok = si is None or float(row[si]) > 0
