@@ -19,15 +19,15 @@ CORE = Path(__file__).resolve().parents[1] / "emobench"
 RANKS = {
     # 0: vocabulary with no emobench dependency
     "metrics": 0, "stats": 0, "resampling": 0, "provenance": 0, "hookspecs": 0, "profiles": 0,
-    "config": 0, "store": 0, "sim": 0, "labelspace": 0, "bootstrap": 0, "validate": 1, "layouts": 1,
+    "config": 0, "store": 0, "sim": 0, "labelspace": 0, "bootstrap": 0, "interrupts": 0,
     # 1: data vocabulary and the media room
-    "data": 1, "media": 1,
+    "data": 1, "media": 1, "validate": 1, "layouts": 1,
     # 2: the plugin base classes
     "dataset": 2, "model": 2, "protocols": 2,
     # 3: the public API, the registry, corpus resolution
     "emobench": 3, "plugins": 3, "datasource": 3,
     # 4: what one fold needs
-    "cells": 4, "tuning": 4, "budget": 4, "profiling": 4, "executors": 4, "interrupts": 0,
+    "cells": 4, "tuning": 4, "budget": 4, "profiling": 4, "executors": 4,
     # 5: the runner
     "runner": 5, "jobs": 5, "fold": 5, "plan": 5,
     # 6: readers of the store and tools built on the runner
