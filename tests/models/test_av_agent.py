@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -76,3 +77,90 @@ def test_online_agent_is_causal():
         (a, pa), (b, pb) = agent(x), agent(y)
     assert torch.allclose(a[:, :4], b[:, :4]) and torch.allclose(pa[:, :4], pb[:, :4])
     assert not torch.allclose(a[:, 4], b[:, 4])
+
+
+# -- the models on the RML stand-in (smoke profile) ---------------------------------------
+
+from emobench.data import Sample  # noqa: E402
+from emobench.metrics import accuracy  # noqa: E402
+from emobench.model import FitContext  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rml_split(tmp_path_factory):
+    from emobench_plugins.datasets.rml import EMOTION_TASK, Rml
+
+    root = tmp_path_factory.mktemp("rml") / "RML_Dataset"
+    Rml().write_standin(root, "tiny", seed=0)
+    recs = Rml().load(root)
+    as_sample = lambda r: Sample(r, EMOTION_TASK, {"face_video": "face_video", "audio": "audio"})
+    test = [as_sample(r) for r in recs if r.subject == "s1"]
+    valid = [as_sample(r) for r in recs if r.subject == "s2"]  # inner validation: never s1
+    train = [as_sample(r) for r in recs if r.subject in ("s3", "s4")]
+    ctx = FitContext(EMOTION_TASK, Rml.modalities, profile="smoke",
+                     score=lambda s, p: accuracy([x.y for x in s], p))
+    return train, valid, test, ctx
+
+
+@pytest.fixture(scope="module")
+def fitted_agent(rml_split):
+    from emobench_plugins.models.av_agent import AVAgent
+
+    train, valid, _, ctx = rml_split
+    return AVAgent(rl_epochs=3).fit(train, valid, ctx)
+
+
+@pytest.mark.slow
+def test_branches_and_agent_fit_and_predict_classes(rml_split, fitted_agent):
+    from emobench_plugins.models.av_agent import AVAudio
+
+    train, valid, test, ctx = rml_split
+    audio = AVAudio().fit(train, valid, ctx)
+    assert audio.width_ == 0.125 and audio.fc_ == 128  # the slim smoke VGGish
+    for model in (audio, fitted_agent):
+        preds = model.predict(test)
+        assert len(preds) == len(test) and all(0 <= p < 6 for p in preds)
+        assert model.fit_seconds_ > 0
+    # epoch selection ran on the validation speaker's clips only
+    assert fitted_agent.visual_.history_["scores"] and len(fitted_agent.rl_history_) == 3
+
+
+@pytest.mark.slow
+def test_agent_streamer_matches_offline_outputs(rml_split, fitted_agent):
+    _, _, test, ctx = rml_split
+    sample = test[0]
+    probs, stop = fitted_agent.window_outputs(sample)
+    streamer = fitted_agent.streamer("online", ctx.task)
+    pushed = [streamer.push(step) for step in fitted_agent.online_stream(sample)]
+    np.testing.assert_allclose(np.stack(pushed), probs, atol=1e-5)
+    threshold = float(fitted_agent.params["threshold"])
+    if (stop >= threshold).any():
+        assert streamer.decision == int(np.argmax(probs[int(np.argmax(stop >= threshold))]))
+    else:
+        assert streamer.decision is None
+
+
+def test_weights_that_carry_code_are_refused_naming_the_file(rml_split, tmp_path):
+    import pickle
+
+    from emobench_plugins.models.av_agent import AVVisual
+
+    bad = tmp_path / "visual.pt"
+    bad.write_bytes(pickle.dumps({"x": Sample}))
+    train, valid, _, ctx = rml_split
+    with pytest.raises(ValueError, match="visual.pt"):
+        AVVisual(weights=str(bad)).fit(train[:2], [], ctx)
+
+
+def test_local_visual_weights_are_loaded(rml_split, tmp_path):
+    from emobench_plugins.models.av_agent import AVVisual
+    from emobench_plugins.models.av_agent.net import VisualNet
+
+    torch.manual_seed(1)
+    source = VisualNet(6, width=0.25)
+    torch.save(source.state_dict(), tmp_path / "v.pt")
+    train, _, _, ctx = rml_split
+    model = AVVisual(weights=str(tmp_path / "v.pt"), window_budget=2, batch_size=2, lr=0.0)
+    model.fit(train[:2], [], ctx)
+    first = "backbone.features.0.0.weight"
+    assert torch.equal(model.net_.state_dict()[first], source.state_dict()[first])
