@@ -29,11 +29,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
+
+from emobench.provenance import cpu_model
 
 SHARES = (1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.025)
 MIN_SHARE = SHARES[-1]
@@ -75,17 +76,6 @@ def _cache_file() -> Path:
     return cache_root() / "machine.json"
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def measure_gflops(threads: int, n: int = 1024, repeats: int = 9) -> float:
     """fp32 matmul GFLOP/s on ``threads`` torch threads (the best of ``repeats``:
     a neighbour's burst only slows some of them)."""
@@ -116,7 +106,7 @@ def machine(workers: int = 1, *, refresh: bool = False, cache: Path | None = Non
     workers = max(1, int(workers))
     threads = max(1, cores // workers)
     path = cache or _cache_file()
-    key = f"{_cpu_name()}|threads={threads}|torch={torch.__version__}"
+    key = f"{cpu_model()}|threads={threads}|torch={torch.__version__}"
     known: dict = {}
     if path.exists():
         try:

@@ -48,14 +48,17 @@ def git_dirty() -> bool | None:
 
 
 @functools.cache
-def machine() -> dict:
-    cpu = platform.processor() or ""
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
     return {"host": platform.node(), "system": platform.system(), "machine": platform.machine(),
-            "cpu": cpu, "cores": os.cpu_count()}
+            "cpu": cpu_model(), "cores": os.cpu_count()}

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from emobench.provenance import cpu_model
+
 
 @contextlib.contextmanager
 def using_threads(n: int | None):
@@ -73,17 +75,6 @@ class InterleavedRoofline:
     @property
     def gflops(self) -> float:
         return 2.0 * self.n ** 3 / float(np.median(self.seconds)) / 1e9 if self.seconds else float("nan")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> float | None:
