@@ -27,7 +27,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", trials=2, max_folds=2, scale="tiny", all_protocols=False, n_boot=200,
                      description="seconds per cell; for tests", seeds=1),
-    "default": Profile("default", trials=4, max_folds=3, scale="small", all_protocols=False,
+    "default": Profile("default", trials=2, max_folds=3, scale="small", all_protocols=False,
                        n_boot=1000, description="the whole matrix on small stand-ins in minutes", seeds=3,
                        budget_minutes=20.0),
     "paper": Profile("paper", trials=30, max_folds=None, scale="full", all_protocols=True,
