@@ -116,3 +116,38 @@ def test_bad_fractions_and_tasks_are_refused():
     frame = Task("lvl", "regression", "frame", metric="ccc")
     with pytest.raises(ValueError, match="clip-level classification"):
         evaluate_online(SignModel(), _samples(), frame)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_agent_and_two_sequence_models_on_the_rml_standin(tmp_path):
+    """The protocol runs on av-agent (deciding), EmoP3D's ClipStreamer and tsm-resnet's streamer."""
+    from emobench.metrics import accuracy
+    from emobench.model import FitContext
+    from emobench_plugins.datasets.rml import EMOTION_TASK, Rml
+    from emobench_plugins.models.av_agent import AVAgent
+    from emobench_plugins.models.emop3d import EmoP3D
+    from emobench_plugins.models.tsm_resnet import TSMResNet
+
+    root = tmp_path / "RML_Dataset"
+    Rml().write_standin(root, "tiny", seed=0)
+    recs = Rml().load(root)
+    sample = lambda r, inputs: Sample(r, EMOTION_TASK, inputs)
+    ctx = FitContext(EMOTION_TASK, Rml.modalities, profile="smoke",
+                     score=lambda s, p: accuracy([x.y for x in s], p))
+    results = []
+    for model, inputs in ((AVAgent(rl_epochs=2), {"face_video": "face_video", "audio": "audio"}),
+                          (EmoP3D(clip_len=8, stride=4, size=20, epochs=1), {"face_video": "face_video"}),
+                          (TSMResNet(), {"face_video": "face_video"})):
+        train = [sample(r, inputs) for r in recs if r.subject in ("s3", "s4")]
+        valid = [sample(r, inputs) for r in recs if r.subject == "s2"]
+        test = [sample(r, inputs) for r in recs if r.subject == "s1"]
+        model.fit(train, valid, ctx)
+        res = evaluate_online(model, test, EMOTION_TASK, dataset="rml", fractions=(0.25, 0.5, 1.0))
+        assert len(res.primary) == 3 and 0 <= res.auc <= 1 and res.n == len(test)
+        results.append(res)
+    assert results[0].decision_fraction is not None and 0 < results[0].decision_fraction <= 1
+    assert results[1].decision_fraction is None and results[2].decision_fraction is None
+    rows = online_rows(results)
+    assert {r["model"] for r in rows} == {"av-agent", "emop3d", "tsm-resnet"}
+    assert plot_curves(results, tmp_path / "online.png").stat().st_size > 0
