@@ -121,6 +121,10 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
 
             summary.budget = budget.plan(plan.jobs, minutes, budget.machine(jobs), reg)
             plan.jobs = summary.budget.jobs
+            plan.skips += [Skip(c.dataset, c.task, c.model, c.protocol,
+                                f"deferred: estimated {secs / 60:.1f} min at the smallest work share does "
+                                f"not fit the {minutes:g}-minute budget (--budget or --model selects it)")
+                           for c, secs in summary.budget.deferred.items()]
         for msg in plan.notices:
             warn(msg)
         summary.notices = list(plan.notices)

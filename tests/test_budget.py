@@ -117,3 +117,18 @@ def test_whole_default_matrix_fits_the_default_budget():
     assert p.total_s <= 20 * 60, budget.describe(p)[-3:]
     assert len(p.jobs) == len(jobs)
     assert {j.cell for j in p.jobs} == set(cells)
+
+
+def test_a_budget_too_small_for_every_floor_defers_the_costliest_cells():
+    prof = get_profile("default")
+    cells = _cells()
+    jobs = _jobs(cells, folds=prof.max_folds, seeds=prof.seeds, trials=prof.trials)
+    p = budget.plan(jobs, 5, MACHINE)
+    assert p.deferred, "five minutes cannot hold the whole default matrix"
+    assert p.total_s <= 5 * 60 * budget.SAFETY
+    planned = {j.cell for j in p.jobs}
+    assert planned | set(p.deferred) == set(cells) and not planned & set(p.deferred)
+    cheapest_deferred = min(p.deferred.values())
+    kept = p.cell_seconds()
+    assert all(secs <= cheapest_deferred for secs in kept.values())  # the costliest wait
+    assert any(line.startswith("deferred") for line in budget.describe(p))
