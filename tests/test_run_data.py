@@ -15,8 +15,11 @@ from emobench.validate import check_label, label_problems
 
 
 def real_copy(parent):
-    """A toy corpus written without a stand-in marker: a 'real' copy."""
+    """A toy corpus written without a stand-in marker: a 'real' copy. It carries one file
+    a stand-in has not, or the registry of written stand-ins would (rightly) know it as a
+    stand-in whose marker was deleted."""
     plugin_kit.Toy().write_standin(parent / "Toy", scale="tiny")
+    (parent / "Toy" / "README.txt").write_text("the owner's notes on this copy\n")
     return parent / "Toy"
 
 
