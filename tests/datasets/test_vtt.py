@@ -23,7 +23,7 @@ def test_fixture_faces_labels_and_empty_rectangles():
     assert len(recs) == 11                                   # Haeyoung1 has face_rect "" everywhere
     assert not any(r.groups["character"] == "Haeyoung1" for r in recs.values())
     a = recs["AnotherMissOh01_001_0001_IMAGE_0000000100_Dokyung"]
-    assert L.CLASSES[a.labels["emotion"]] == "happiness" and a.subject == "AnotherMissOh01"
+    assert L.CLASSES[a.labels["emotion"]] == "happiness" and a.subject == "Dokyung@AnotherMissOh01"
     assert L.CLASSES[recs["AnotherMissOh02_001_0001_IMAGE_0000000100_Jinsang"].labels["emotion"]] == "anger"
     whole = recs["AnotherMissOh01_001_0000_IMAGE_0000000200_Deogi"]     # shot 0000: frame in shot 0002
     assert whole.labels == {} and whole.meta["path"].endswith("001/0002/IMAGE_0000000200.jpg")

@@ -4,7 +4,8 @@ a 7-class emotion each, per frame.
 Every labelled face rectangle in a frame is one recording (an image item). The split
 is by episode (``vtt-episodes``): the last three episodes are tested, the one before
 them validates, the rest train. Characters recur in every episode, as in the drama, so
-the recording's "subject" for the leakage checks is its episode; the character is the
+the recording's "subject" (the unit of the leakage checks and of the bootstrap) is the
+character within an episode, ``Dokyung@AnotherMissOh03``; the character alone is the
 group ``character``. The Friends variant's format is not pinned down and is not read.
 """
 
@@ -74,7 +75,7 @@ class VttEpisodes(Protocol):
 
 class Vtt(Dataset):
     name = "vtt"
-    version = "1"
+    version = "2"  # 2: subject = character within an episode
     title = "VTT AnotherMissOh (DramaQA)"
     folder = "AnotherMissOh"
     modalities = {
@@ -102,7 +103,8 @@ class Vtt(Dataset):
                 labels = {} if face.emotion is None else {"emotion": face.emotion}
                 load = face_loader(face)
                 episode = f"AnotherMissOh{ep:02d}"
-                recs.append(Recording(f"{face.vid}_{face.frame_id}_{face.person}", episode, labels,
+                recs.append(Recording(f"{face.vid}_{face.frame_id}_{face.person}",
+                                      f"{face.person}@{episode}", labels,
                                       {"face_image": load, "face_clip": lambda load=load, **s: load(**s)[None]},
                                       groups={"episode": episode, "character": face.person},
                                       meta={"path": str(face.image), "json": str(path), "rect": face.rect}))
