@@ -107,3 +107,13 @@ def test_standin_reads_back_with_exact_counts_and_ten_subject_folds(tmp_path):
     for f in folds:
         check_fold(f, labelled, protocol.name)
     assert sorted(i for f in folds for i in f.test) == sorted(r.id for r in labelled)
+
+
+def test_label_files_without_frames_are_a_named_error(tmp_path):
+    for archive in FIXTURE.glob("*.zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp_path)
+    shutil.rmtree(tmp_path / "cohn-kanade-images" / "S011")
+    with pytest.raises(L.CkPlusFormatError, match="sequence S011_001 has label files but no image frames") as err:
+        CkPlus().load(tmp_path)
+    assert err.value.path.endswith("S011_001_00000003_emotion.txt")

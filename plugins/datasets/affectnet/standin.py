@@ -32,7 +32,7 @@ TRAIN_COUNTS = (74874, 134415, 25459, 14090, 6378, 3803, 24882, 3750)
 SIM_NAME = {"neutral": "neutral", "happiness": "happy", "sadness": "sad", "surprise": "surprise",
             "fear": "fear", "disgust": "disgust", "anger": "anger"}
 RATER_SD = 0.1           # valence / arousal ratings are noisy versions of the latent state
-ARousal_MISSING = 0.05   # share of labelled training rows whose arousal is -2
+AROUSAL_MISSING = 0.05   # share of labelled training rows whose arousal is -2
 
 
 def _extension(j: int) -> tuple[str, str]:
@@ -114,7 +114,7 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
             rows.append({"source": source, "code": int(code), "ident": int(r.integers(0, n_ident)),
                          "file": f"{sub}/{name}.{written}", "listed": f"{sub}/{name}.{listed}",
                          "missing_arousal": bool(source == "training" and code < 8
-                                                 and r.random() < ARousal_MISSING),
+                                                 and r.random() < AROUSAL_MISSING),
                          "corrupt": False})
     # one truncated JPEG in the training list (skipped and reported by the loader)
     jpgs = [row for row in rows if row["source"] == "training" and row["file"].endswith(".jpg")

@@ -111,15 +111,13 @@ def scan(root: Path) -> dict[str, Sequence]:
     for s in seqs.values():
         s.frames = [src for _, src in sorted(s.frames, key=lambda t: t[0])]
         s.landmarks = [src for _, src in sorted(s.landmarks, key=lambda t: t[0])]
-    seqs = {k: s for k, s in seqs.items() if s.frames or _raise_no_frames(s)}
+    for s in seqs.values():
+        if not s.frames:
+            where = s.emotion or s.facs or (s.landmarks[0] if s.landmarks else s.id)
+            raise CkPlusFormatError(where, f"sequence {s.id} has label files but no image frames")
     if not seqs:
         raise CkPlusFormatError(found[0], "no S###_###_########.png frames found")
     return dict(sorted(seqs.items()))
-
-
-def _raise_no_frames(s: Sequence) -> bool:
-    where = s.emotion or s.facs or (s.landmarks[0] if s.landmarks else s.id)
-    raise CkPlusFormatError(where, f"sequence {s.id} has label files but no image frames")
 
 
 def read_emotion(src) -> int:
