@@ -96,7 +96,7 @@ class AffectNet(Dataset):
              _affect("valence"), _affect("arousal"))
     protocols = (PROTOCOL,)
     primary_tasks = ("expression7", "expression8", "valence", "arousal")
-    standin_version = "1"
+    standin_version = "2"
     citation = ("Mollahosseini A., Hasani B., Mahoor M.H.: AffectNet: A Database for Facial "
                 "Expression, Valence, and Arousal Computing in the Wild. IEEE TAC 10(1), 2019.")
     url = "http://mohammadmahoor.com/affectnet/"

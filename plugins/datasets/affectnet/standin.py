@@ -23,7 +23,7 @@ from emobench.sim.rng import derive
 
 from . import layout as L
 
-GENERATOR_VERSION = 1  # = AffectNet.standin_version
+GENERATOR_VERSION = 2  # = AffectNet.standin_version
 FRAME = 80
 #: scale -> (identities, training rows, validation rows per code 0-7)
 SCALES = {"tiny": (12, 60, 4), "small": (40, 240, 10), "full": (200, 4000, 60)}
@@ -31,6 +31,8 @@ SCALES = {"tiny": (12, 60, 4), "small": (40, 240, 10), "full": (200, 4000, 60)}
 TRAIN_COUNTS = (74874, 134415, 25459, 14090, 6378, 3803, 24882, 3750)
 SIM_NAME = {"neutral": "neutral", "happiness": "happy", "sadness": "sad", "surprise": "surprise",
             "fear": "fear", "disgust": "disgust", "anger": "anger"}
+INTENSITY = (0.5, 1.0)          # apex intensity range (web images: mostly clear expressions)
+POSE_SD = (8.0, 5.0, 4.0)       # yaw, pitch, roll degrees
 RATER_SD = 0.1           # valence / arousal ratings are noisy versions of the latent state
 AROUSAL_MISSING = 0.05   # share of labelled training rows whose arousal is -2
 
@@ -61,9 +63,10 @@ def _picture(world, subject, code: int, k: int, r) -> tuple[np.ndarray, tuple, n
         aus = np.zeros_like(clip.aus[-1])
         aus[AU_INDEX["AU14"]], aus[AU_INDEX["AU12"]] = 0.8, 0.25
     else:
-        clip = world.episode_clip(subject, SIM_NAME[cls], 1.0, 25.0, rng=k, end_at_apex=True)
+        clip = world.episode_clip(subject, SIM_NAME[cls], 1.0, 25.0, rng=k, end_at_apex=True,
+                                  intensity=float(r.uniform(*INTENSITY)))
         aus = np.clip(clip.aus[-1], 0, None)
-    pose = tuple(r.normal(0, (10.0, 6.0, 5.0)))
+    pose = tuple(r.normal(0, POSE_SD))
     img = render_face(subject, aus, size=FRAME, pose=pose, face_box=(cx, cy, half), rng=r,
                       lighting=float(np.exp(r.normal(0, 0.2))))
     pts = landmarks(subject, aus, size=FRAME, pose=pose, face_box=(cx, cy, half))

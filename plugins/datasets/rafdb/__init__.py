@@ -81,7 +81,7 @@ class RafDb(Dataset):
                   metrics=("accuracy", "uar"),
                   description="7 basic classes in RAF's order; overall and mean class accuracy"),)
     protocols = (PROTOCOL,)
-    standin_version = "1"
+    standin_version = "2"
     citation = ("Li S., Deng W., Du J.: Reliable Crowdsourcing and Deep Locality-Preserving "
                 "Learning for Expression Recognition in the Wild. CVPR 2017.")
     url = "http://www.whdeng.cn/RAF/model1.html"

@@ -21,11 +21,13 @@ from emobench.sim.rng import derive
 
 from . import layout as L
 
-GENERATOR_VERSION = 1  # = RafDb.standin_version
+GENERATOR_VERSION = 2  # = RafDb.standin_version
 ALIGNED, ORIGINAL = 64, 96
 #: scale -> (identities, images per identity)
 SCALES = {"tiny": (12, 6), "small": (40, 9), "full": (200, 20)}
 TEST_FRACTION = 0.2
+INTENSITY = (0.6, 1.0)          # apex intensity range
+POSE_SD = (7.0, 4.0, 3.0)      # yaw, pitch, roll degrees
 RAF_TRAIN_COUNTS = (1290, 281, 717, 4772, 1982, 705, 2524)  # CORPORA.md, RAF's class order
 SIM_NAME = {"surprise": "surprise", "fear": "fear", "disgust": "disgust", "happiness": "happy",
             "sadness": "sad", "anger": "anger", "neutral": "neutral"}
@@ -43,9 +45,10 @@ def still_face(world: World, subject, emotion: str, k: int, r: np.random.Generat
     """BGR renders of ``subject`` showing ``emotion`` (emobench.sim name) at its apex with
     one random pose and lighting (the variety of a web image, not of a lab camera), once
     per (size, crop) pair: an aligned crop and the whole picture share one expression."""
-    aus = np.clip(world.episode_clip(subject, emotion, 1.0, 25.0, rng=k, end_at_apex=True).aus[-1],
-                  0, None)
-    look = dict(pose=tuple(r.normal(0, (10.0, 6.0, 5.0))), lighting=float(np.exp(r.normal(0, 0.2))),
+    # posed-strength apexes: RAF-DB's images were kept where raters agreed on the class
+    aus = np.clip(world.episode_clip(subject, emotion, 1.0, 25.0, rng=k, end_at_apex=True,
+                                     intensity=float(r.uniform(*INTENSITY))).aus[-1], 0, None)
+    look = dict(pose=tuple(r.normal(0, POSE_SD)), lighting=float(np.exp(r.normal(0, 0.2))),
                 light_direction=float(r.uniform(-0.6, 0.6)))
     return [render_face(subject, aus, size=sz, crop=c, rng=r, **look) for sz, c in zip(sizes, crop)]
 
