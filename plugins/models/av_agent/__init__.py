@@ -19,10 +19,12 @@ import numpy as np
 import optuna.distributions as od
 
 from emobench import hookimpl
-from emobench.data import Sample, Task
+from emobench.data import Sample
 from emobench.model import FitContext, Model, Streamer, load_state_dict
 
-from .windows import faces, paired, patches
+from emobench_plugins.models.common.knobs import knob, watched
+
+from .windows import faces, patches
 
 PAPER = ("Kansizoglou I., Bampis L., Gasteratos A., An active learning paradigm for online "
          "audio-visual emotion recognition, IEEE TAC 13(2):756-768, 2022")
@@ -49,9 +51,8 @@ class _Branch(Model):
     # windows per clip at prediction, evenly spaced (all of them in paper; recorded)
     EVAL_WINDOWS: ClassVar[dict] = {"smoke": 4, "default": 8, "paper": None}
 
-    def _knob(self, name, table, profile):
-        v = self.params.get(name, "auto")
-        return table.get(profile, table["default"]) if v == "auto" else v
+    def _knob(self, name: str, table: dict, profile: str):
+        return knob(self.params, name, table, profile)
 
     @classmethod
     def search_space(cls, profile="default"):
@@ -114,7 +115,6 @@ def train_branch(model, net, xs, ys, valid, ctx) -> dict:
     import torch
 
     from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
-    from emobench_plugins.models.common.watch import watched
 
     rng = seed_everything(ctx.seed)
     p = model.params

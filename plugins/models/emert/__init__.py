@@ -19,8 +19,9 @@ import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample
-from emobench_plugins.models.common.watch import watched
 from emobench.model import FitContext, Model
+
+from emobench_plugins.models.common.knobs import knob, watched
 
 # the stream shapes of the released model (net.py imports torch; kept off the import path)
 FACE_FRAMES, EYE_STEPS, EYE_FEATURES, FIX_FEATURES = 8, 32, 39, 2
@@ -90,8 +91,7 @@ class EMERT(Model):
         return {"gflop": per_sample * (3 * seen + infer), "efficiency": cls.EFFICIENCY, "seconds": 0.0}
 
     def _knob(self, name: str, table: dict, profile: str):
-        value = self.params.get(name, "auto")
-        return table.get(profile, table["default"]) if value == "auto" else value
+        return knob(self.params, name, table, profile)
 
     def torch_module(self, modalities=None, task=None):
         import torch

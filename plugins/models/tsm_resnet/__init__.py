@@ -20,8 +20,9 @@ import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample, Task
-from emobench_plugins.models.common.watch import watched
 from emobench.model import FitContext, Model, Streamer, load_state_dict
+
+from emobench_plugins.models.common.knobs import knob, watched
 
 
 PAPER = ("VTT video emotion recognition: ResNet-18 with temporal shift "
@@ -119,8 +120,7 @@ class TSMResNet(Model):
                 "efficiency": cls.EFFICIENCY, "seconds": 0.0}
 
     def _knob(self, name: str, table: dict, profile: str):
-        value = self.params.get(name, "auto")
-        return table.get(profile, table["default"]) if value == "auto" else value
+        return knob(self.params, name, table, profile)
 
     def torch_module(self, modalities=None, task=None):
         import torch

@@ -1,8 +1,16 @@
-"""Which validation items a budgeted fit watches to pick its best epoch."""
+"""Profile knobs of the built-in models: a parameter left at "auto" takes its profile's value,
+and which validation items a budgeted fit watches to pick its best epoch."""
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def knob(params: dict, name: str, table: dict, profile: str):
+    """``params[name]``, or ``table[profile]`` (``table["default"]`` for an unknown
+    profile) when the parameter is missing or "auto"."""
+    value = params.get(name, "auto")
+    return table.get(profile, table["default"]) if value == "auto" else value
 
 
 def watched(valid: list, ctx, table: dict) -> list:
