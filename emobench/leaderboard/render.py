@@ -193,6 +193,9 @@ def write(store: Store, out: Path, n_boot: int = 1000, seed: int = 0, *,
             lines += ["No results yet.", ""]
         for t in section:
             lines += _table_block(t, profs, out, written)
+    from emobench.leaderboard import sections
+
+    lines += sections.render_all(store, tables, out, written)
     failed = store.rows("failed")
     if failed:
         lines += ["## Failed folds (retried by the next run)", ""]
