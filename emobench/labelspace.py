@@ -28,6 +28,23 @@ EXTRAS: tuple[str, ...] = ("boredom", "contempt", "interest", "unsure", "thinkin
 SPACE: tuple[str, ...] = BASIC + EXTRAS
 SIX_BASIC: tuple[str, ...] = BASIC[:6]
 
+#: Other spellings of the space's classes in corpora and pretrained heads (lower-case).
+ALIASES: dict[str, str] = {
+    "angry": "anger", "ang": "anger", "disgusted": "disgust", "dis": "disgust",
+    "fearful": "fear", "afraid": "fear", "fea": "fear", "happy": "happiness", "joy": "happiness",
+    "hap": "happiness", "sad": "sadness", "surprised": "surprise", "sur": "surprise",
+    "neu": "neutral", "calm": "neutral", "bored": "boredom", "frustrated": "frustration",
+    "exc": "excited", "fru": "frustration",
+}
+
+
+def canonical(name: str) -> str | None:
+    """The space class a class name means (a space name itself or an :data:`ALIASES`
+    spelling, case-insensitive), or None when the name is not an emotion of the space."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    return key if key in SPACE else None
+
 
 class LabelSpaceError(ValueError):
     """A mapping that names a class outside the space, or an unknown corpus."""
@@ -45,6 +62,9 @@ class CorpusLabels:
     classes: tuple[str, ...]
     mapping: Mapping[str, str | None] = field(default_factory=dict)
     note: str = ""
+    #: the corpus task whose class indices ``classes`` follow (empty: the corpus's
+    #: classification task with exactly these classes; see :func:`source_task`)
+    task: str = ""
 
     def __post_init__(self):
         for c in self.classes:
@@ -110,6 +130,21 @@ def declare(labels: CorpusLabels) -> CorpusLabels:
 
 def declared() -> dict[str, CorpusLabels]:
     return dict(_DECLARED)
+
+
+def source_task(labels: CorpusLabels, tasks):
+    """The corpus task (of ``tasks``) whose label indices ``labels.classes`` follow:
+    the one named by ``labels.task``, else the clip-level classification task with
+    exactly those classes. Raises :class:`LabelSpaceError` when there is none."""
+    for t in tasks:
+        if labels.task and t.name != labels.task:
+            continue
+        if t.kind == "classification" and t.level == "clip" and tuple(t.classes) == tuple(labels.classes):
+            return t
+    raise LabelSpaceError(f"label space: corpus {labels.corpus!r} declares classes "
+                          f"{', '.join(labels.classes)} but has no clip-level classification task "
+                          f"{'named ' + repr(labels.task) + ' ' if labels.task else ''}with exactly "
+                          f"those classes (tasks: {', '.join(t.name for t in tasks)})")
 
 
 def corpus_labels(corpus: str) -> CorpusLabels:

@@ -24,7 +24,8 @@ def _by_id(root):
 
 def test_zipped_fixture_loads_sequences_labels_and_litter_is_skipped():
     recs = _by_id(FIXTURE)
-    assert sorted(recs) == ["S005_001", "S005_002", "S010_004", "S011_001"]
+    assert sorted(recs) == ["S005_001", "S005_002", "S005_neutral", "S010_004", "S010_neutral",
+                            "S011_001", "S011_neutral"]
     assert CLASSES7[recs["S005_001"].labels["emotion7"]] == "disgust"      # code 3.0000000e+00
     assert CLASSES6[recs["S005_001"].labels["emotion6"]] == "disgust"
     assert recs["S005_002"].labels == {}                                   # no emotion file
@@ -86,7 +87,7 @@ def test_missing_image_part_is_a_named_error(tmp_path):
 def test_standin_reads_back_with_exact_counts_and_ten_subject_folds(tmp_path):
     meta = write_standin(tmp_path, "tiny", seed=1)
     recs = CkPlus().load(tmp_path)
-    assert len(recs) == meta["counts"]["recordings"] == 12 * 3
+    assert len(recs) == meta["counts"]["recordings"] == 12 * 3 + 12  # + one neutral per subject
     assert len({r.subject for r in recs}) == 12
     labelled = [r for r in recs if "emotion7" in r.labels]
     # one sequence in four, staggered over subjects, has no emotion file
@@ -117,3 +118,22 @@ def test_label_files_without_frames_are_a_named_error(tmp_path):
     with pytest.raises(L.CkPlusFormatError, match="sequence S011_001 has label files but no image frames") as err:
         CkPlus().load(tmp_path)
     assert err.value.path.endswith("S011_001_00000003_emotion.txt")
+
+
+def test_emotion8_adds_one_held_neutral_first_frame_per_labelled_subject():
+    from emobench_plugins.datasets.ckplus import CLASSES8
+
+    recs = _by_id(FIXTURE)
+    assert CLASSES8[recs["S005_001"].labels["emotion8"]] == "disgust"
+    assert CLASSES8[recs["S010_004"].labels["emotion8"]] == "contempt"
+    neutral = {k: r for k, r in recs.items() if k.endswith("_neutral")}
+    assert {k: r.labels for k, r in neutral.items()} == {
+        "S005_neutral": {"emotion8": 0}, "S010_neutral": {"emotion8": 0}, "S011_neutral": {"emotion8": 0}}
+    assert neutral["S010_neutral"].meta["neutral_of"] == "S010_004"
+    held = neutral["S010_neutral"].load("face_video", size=(16, 20), gray=True)
+    seq = recs["S010_004"].load("face_video", size=(16, 20), gray=True)
+    assert held.shape == seq.shape                       # as long as the sequence's clip
+    assert all(np.array_equal(f, seq[0]) for f in held)  # the neutral first frame, held
+    assert not np.array_equal(seq[-1], seq[0])
+    lm = neutral["S005_neutral"].load("landmarks")
+    assert lm.shape == (4, 68, 2) and np.array_equal(lm[-1], recs["S005_001"].load("landmarks")[0])

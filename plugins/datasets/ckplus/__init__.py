@@ -4,7 +4,10 @@
 frame only. emobench reads the four distributed parts, zipped or unzipped
 (:mod:`.layout`), and evaluates 10-fold subject-independent cross-validation.
 Every sequence is one recording; unlabelled sequences are kept (doctor and the
-face models see them) but carry no task label.
+face models see them) but carry no task label. The 8-class task adds one
+neutral recording per labelled subject (``<subject>_neutral``): the first
+(neutral) frame of the subject's first labelled sequence, held for as many
+frames as that sequence's clip has, so clip length says nothing about the class.
 """
 
 from __future__ import annotations
@@ -23,20 +26,30 @@ from . import layout as L
 CLASSES7 = ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")
 #: the six basic emotions (contempt sequences are left unlabelled for this task)
 CLASSES6 = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+#: CK+ codes 0-7 in code order: neutral (first frames) and the seven peak classes
+CLASSES8 = L.CODES
 MAX_FRAMES = 16
 PROTOCOL = "ckplus-10fold"
+NEUTRAL_SUFFIX = "_neutral"
 
-declare(CorpusLabels("ckplus", CLASSES7, note="CK+ codes 1-7; code 0 (neutral) labels no sequence"))
+declare(CorpusLabels("ckplus", CLASSES8, note="CK+ codes 0-7: neutral from first frames, seven "
+                                                "peak classes (contempt is an extra class)"))
 
 
-def _video_loader(seq: L.Sequence):
+def _pick(n: int) -> np.ndarray:
+    """Frame indices of a clip: at most MAX_FRAMES spread over the sequence, first and last kept."""
+    return np.unique(np.linspace(0, n - 1, min(MAX_FRAMES, n)).round().astype(int))
+
+
+def _video_loader(seq: L.Sequence, neutral: bool = False):
     def load(size: tuple[int, int] = (64, 64), gray: bool = False) -> np.ndarray:
         """(T, H, W[, 3]) uint8: at most MAX_FRAMES frames spread from neutral to apex,
-        always including the first and the last (peak) frame."""
+        always including the first and the last (peak) frame; ``neutral``: the first
+        frame held for the same number of frames."""
         import cv2
 
-        pick = np.unique(np.linspace(0, len(seq.frames) - 1, min(MAX_FRAMES, len(seq.frames)))
-                         .round().astype(int))
+        pick = _pick(len(seq.frames))
+        pick = np.zeros_like(pick) if neutral else pick
         out = []
         for i in pick:
             img = cv2.resize(L.decode_image(seq.frames[i]), (int(size[1]), int(size[0])),
@@ -46,9 +59,10 @@ def _video_loader(seq: L.Sequence):
     return load
 
 
-def _landmark_loader(seq: L.Sequence):
+def _landmark_loader(seq: L.Sequence, neutral: bool = False):
     def load() -> np.ndarray:
-        pts = [L.read_landmarks(p) for p in seq.landmarks]
+        files = [seq.landmarks[0]] * len(seq.landmarks) if neutral else seq.landmarks
+        pts = [L.read_landmarks(p) for p in files]
         if len({p.shape for p in pts}) > 1:
             raise L.CkPlusFormatError(seq.landmarks[0], f"sequence {seq.id}: landmark files "
                                                         "hold different numbers of points")
@@ -58,7 +72,7 @@ def _landmark_loader(seq: L.Sequence):
 
 class CkPlus(Dataset):
     name = "ckplus"
-    version = "1"
+    version = "2"
     title = "CK+ (Extended Cohn-Kanade)"
     folder = "CK+"
     modalities = {
@@ -74,6 +88,11 @@ class CkPlus(Dataset):
         Task("emotion6", "classification", "clip", classes=CLASSES6, metric="accuracy",
              metrics=("accuracy", "uar"),
              description="six basic emotions (contempt sequences excluded); FER-2013 compatible"),
+        Task("emotion8", "classification", "clip", classes=CLASSES8, metric="accuracy",
+             metrics=("accuracy", "uar"),
+             description="CK+ codes 0-7: the seven peak classes and neutral (one per labelled "
+                         "subject: the first frame of its first labelled sequence, held for the "
+                         "clip's length)"),
     )
     protocols = (PROTOCOL,)
     primary_tasks = ("emotion7", "emotion6")
@@ -83,7 +102,7 @@ class CkPlus(Dataset):
     url = "https://www.jeffcohn.net/Resources/"
 
     def load(self, root) -> list[Recording]:
-        recs = []
+        recs, neutral = [], {}
         for seq in L.scan(root).values():
             labels = {}
             if seq.emotion is not None:
@@ -91,15 +110,26 @@ class CkPlus(Dataset):
                 if code == 0:
                     raise L.CkPlusFormatError(seq.emotion, "code 0 (neutral) on a peak frame")
                 labels["emotion7"] = code - 1
+                labels["emotion8"] = code
                 cls = L.CODES[code]
                 if cls in CLASSES6:
                     labels["emotion6"] = CLASSES6.index(cls)
+                first = neutral.get(seq.subject)
+                if first is None or seq.sequence < first.sequence:
+                    neutral[seq.subject] = seq
             streams = {"face_video": _video_loader(seq)}
             if seq.landmarks:
                 streams["landmarks"] = _landmark_loader(seq)
             recs.append(Recording(seq.id, seq.subject, labels, streams,
                                   meta={"path": str(seq.frames[0]), "frames": len(seq.frames),
                                         "emotion_file": str(seq.emotion) if seq.emotion else None}))
+        for subject, seq in sorted(neutral.items()):
+            streams = {"face_video": _video_loader(seq, neutral=True)}
+            if seq.landmarks:
+                streams["landmarks"] = _landmark_loader(seq, neutral=True)
+            recs.append(Recording(subject + NEUTRAL_SUFFIX, subject, {"emotion8": 0}, streams,
+                                  meta={"path": str(seq.frames[0]), "frames": len(seq.frames),
+                                        "neutral_of": seq.id}))
         return recs
 
     def write_standin(self, out, scale: str = "small", seed: int = 0) -> dict:

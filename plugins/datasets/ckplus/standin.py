@@ -105,7 +105,10 @@ def write_standin(out, scale: str = "small", seed: int = 0) -> dict:
         delayed(_write_subject)(root, seed, si, n_seq, n_frames) for si in range(n_sub))
     seqs = [s for subject in done for s in subject]
     labelled = [s for s in seqs if s["class"]]
+    # the loader adds one neutral recording per subject with a labelled sequence (emotion8)
+    neutral = len({s["id"].rsplit("_", 1)[0] for s in labelled})
     return {"generator": "emobench.sim", "generator_version": GENERATOR_VERSION,
-            "ceilings": {t: {"accuracy": 1.0, "uar": 1.0} for t in ("emotion7", "emotion6")},
-            "counts": {"subjects": n_sub, "recordings": len(seqs), "labelled": len(labelled),
+            "ceilings": {t: {"accuracy": 1.0, "uar": 1.0} for t in ("emotion7", "emotion6", "emotion8")},
+            "counts": {"subjects": n_sub, "recordings": len(seqs) + neutral, "sequences": len(seqs),
+                       "labelled": len(labelled), "neutral": neutral,
                        "frames": len(seqs) * n_frames}}
