@@ -37,7 +37,7 @@ def test_fixture_ids_labels_and_languages():
 
 
 def test_fixture_audio_track_and_features():
-    from emobench_plugins.datasets.rml.streams import clip_streams
+    from emobench.media.av import clip_streams
 
     x = clip_streams(FIXTURE / "s2" / "SU2.avi")["audio"]()
     assert x.shape == (9600,)  # 0.6 s at 16 kHz

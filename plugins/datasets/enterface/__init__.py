@@ -17,7 +17,7 @@ from emobench import hookimpl
 from emobench.data import Recording, Task
 from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
 from emobench.labelspace import CorpusLabels, declare
-from emobench_plugins.datasets.rml.streams import clip_modalities, clip_streams
+from emobench.media.av import clip_modalities, clip_streams
 
 from . import layout as L
 from .protocols import enterface_protocols

@@ -5,20 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from emobench.dataset import Problem
-from emobench_plugins.datasets.rml.streams import check_clip
+from emobench.media.av import check_clips
 
 from . import layout as L
 
 
 def check_tree(root: Path) -> tuple[dict, list[Problem]]:
     clips, problems = L.scan(root)
-    usable = 0
-    for c in clips:
-        why = check_clip(c.path)
-        if why:
-            problems.append(Problem(str(c.path), why))
-        else:
-            usable += 1
+    usable, bad = check_clips(c.path for c in clips)
+    problems += [Problem(str(p), why) for p, why in bad]
     subjects = sorted({c.subject for c in clips}, key=lambda s: int(s[1:]))
     per_subject = {s: sum(c.subject == s for c in clips) for s in subjects}
     counts = {

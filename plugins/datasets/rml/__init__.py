@@ -16,9 +16,9 @@ from emobench import hookimpl
 from emobench.data import Recording, Task
 from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
 from emobench.labelspace import CorpusLabels, declare
+from emobench.media.av import clip_modalities, clip_streams
 
 from . import layout as L
-from .streams import clip_modalities, clip_streams
 
 LABELS = declare(CorpusLabels("rml", L.CLASSES, note="the six basic emotions; no neutral"))
 

@@ -6,20 +6,15 @@ from collections import Counter
 from pathlib import Path
 
 from emobench.dataset import Problem
+from emobench.media.av import check_clips
 
 from . import layout as L
-from .streams import check_clip
 
 
 def check_tree(root: Path) -> tuple[dict, list[Problem]]:
     clips, problems = L.scan(root)
-    usable = 0
-    for c in clips:
-        why = check_clip(c.path)
-        if why:
-            problems.append(Problem(str(c.path), why))
-        else:
-            usable += 1
+    usable, bad = check_clips(c.path for c in clips)
+    problems += [Problem(str(p), why) for p, why in bad]
     counts = {
         "clips": len(clips), "usable_clips": usable,
         "speakers": len({c.speaker for c in clips}),
