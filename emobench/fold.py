@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from emobench import interrupts, provenance
-from emobench.data import Sample, Task
+from emobench.data import Sample, Task, group_columns
 from emobench.dataset import read_standin_marker
 from emobench.jobs import Job
 from emobench.media import content_key
@@ -288,7 +288,8 @@ def _run_fold(job: Job) -> dict:
                     "n_train": len(train), "n_valid": len(valid), "n_test": len(test),
                     "ceiling": (marker.get("ceilings") or {}).get(task.name, {}),
                     "scale": marker.get("scale")},
-        predictions=pack_predictions(y_true=y_true, y_pred=y_pred, subject=subj, item=item),
+        predictions=pack_predictions(y_true=y_true, y_pred=y_pred, subject=subj, item=item,
+                                     **group_columns(test)),  # per-group leaderboard tables
     )
 
 
