@@ -177,6 +177,14 @@ class Sample:
         return self.recording.labels[self.task.name]
 
     @property
+    def groups(self) -> dict[str, str]:
+        """The recording's groups (``{"culture": "DE"}``, ``{"session": "3"}``,
+        ``{"gender": "f"}``): optional facts a corpus knows about each recording,
+        empty when it knows none. The leaderboard breaks the primary metric down
+        by them (emobench.leaderboard.groups); protocols may split by them."""
+        return self.recording.groups
+
+    @property
     def n_labels(self) -> int:
         """How many label steps a prediction must have (1 at clip level): known
         at test time, unlike the labels themselves."""
@@ -218,3 +226,19 @@ class Fold:
     train: tuple[str, ...]
     valid: tuple[str, ...]
     test: tuple[str, ...]
+
+
+GROUP_PREFIX = "group_"
+
+
+def group_columns(samples) -> dict[str, np.ndarray]:
+    """Per-prediction group columns of a split, aligned with the pooled
+    predictions (one entry per clip, or per frame at frame level):
+    ``{"group_culture": array([...])}``, ``""`` where a recording lacks the key.
+    Stored beside y_true/y_pred so the leaderboard reads groups from the store."""
+    keys = sorted({k for s in samples for k in s.groups})
+    out = {}
+    for k in keys:
+        col = [np.full(s.n_labels, str(s.groups.get(k, ""))) for s in samples]
+        out[GROUP_PREFIX + k] = np.concatenate(col) if col else np.array([], dtype=str)
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from emobench.cli import corpus, listing, results, running  # noqa: F401  (they register commands)
+from emobench.cli import score as _score  # noqa: F401  (emobench score)
 from emobench.cli.base import app
 from emobench.cli.common import command
 

@@ -43,13 +43,28 @@ def export(store: Optional[str] = typer.Option(None, help=STORE_HELP),
            out: Optional[Path] = typer.Option(None, help="JSON file (default: stdout)."),
            failed: bool = typer.Option(False, help="Also export failed folds."),
            predictions: bool = typer.Option(True, help="Include each row's test predictions "
-                                            "(y_true, y_pred, subject, item, seed).")):
+                                            "(y_true, y_pred, subject, item, seed)."),
+           prediction_files: Optional[Path] = typer.Option(
+               None, "--predictions", help="Instead of JSON, write every entry's test predictions "
+               "into this folder in the layout `emobench score` reads (docs/scoring.md).")):
     """Export every result with its identity, metrics, best hyper-parameters, provenance and
     test predictions as JSON (scripts/recompute_from_export.py recomputes the metrics)."""
     from emobench.cli import locations
-    from emobench.export import export_rows
+    from emobench.export import export_predictions, export_rows
     from emobench.store import Store
 
+    if prediction_files is not None:
+        from emobench.cli.common import registry
+
+        index = export_predictions(Store(locations.existing_store(store)), prediction_files,
+                                   registry=registry())
+        done = [e for e in index if "path" in e]
+        typer.echo(f"wrote {len(done)} prediction submission(s) to {prediction_files} "
+                   f"(index.json lists them with their `emobench score` commands)")
+        for e in index:
+            if "skipped" in e:
+                typer.echo(f"  skipped {e['model']} on {e['dataset']}/{e['task']}: {e['skipped']}")
+        return
     rows = export_rows(Store(locations.existing_store(store)), failed=failed, predictions=predictions)
     text = json.dumps(rows, indent=1, default=str)
     if out:
