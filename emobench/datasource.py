@@ -92,7 +92,12 @@ def resolve(ds: Dataset, root: Path | None, scale: str, seed: int = 0, *, write:
     """Where ``ds`` comes from: the real copy under ``root``, else its stand-in.
 
     ``strict``: a data root was given and the user asked for this corpus by name,
-    so a missing copy is an error rather than a stand-in with a notice."""
+    so a missing copy is an error rather than a stand-in with a notice. A dataset
+    built from other corpora (a cross-corpus pairing) resolves itself through its
+    ``resolve_source`` method, with the same arguments."""
+    compose = getattr(ds, "resolve_source", None)
+    if callable(compose):
+        return compose(root, scale, seed, write=write, strict=strict)
     path = find_corpus(ds, root)
     if path is not None:
         marker = read_standin_marker(path)
