@@ -12,9 +12,9 @@ waveform, and the audio front-end's eGeMAPS functionals / LLDs and log-mel frame
   of a longer video (an IEMOCAP turn inside its dialog AVI).
 * :func:`check_clip` / :func:`check_clips`: why a media file is unusable
   (truncated video, no decodable audio), decoding all of it; the doctors use them.
-* :func:`clip_verdict`: the same check, cached by content key, so a loader can
-  skip unusable clips on every run at the cost of one decode on the first
-  (docs/video.md, corrupt media rule).
+* :func:`clip_verdict` / :func:`unusable`: the same check, cached by content key,
+  so a loader can skip unusable clips on every run at the cost of one decode on
+  the first (docs/video.md, corrupt media rule).
 * :func:`write_clip`: mux frames and a voice into AVI (PCM) or MP4 (AAC) for stand-ins.
 """
 
@@ -156,6 +156,21 @@ def clip_verdict(path: Path, **kw) -> str | None:
     key = content_key("emobench.av.verdict", VERDICT_VERSION, path, sorted(kw.items()))
     why = bytes(default_cache().get_or_compute(key, compute)["why"]).decode("utf-8")
     return why or None
+
+
+def unusable(paths: Iterable[Path], corpus: str, **kw) -> dict[Path, str]:
+    """``{path: why}`` for the unusable files among ``paths`` (:func:`clip_verdict`),
+    each announced by a warning naming the file: a loader drops their recordings,
+    so a run skips a truncated clip instead of failing a fold on it."""
+    import warnings
+
+    out = {}
+    for p in dict.fromkeys(Path(x) for x in paths):
+        why = clip_verdict(p, **kw)
+        if why:
+            warnings.warn(f"{corpus}: {p}: {why}; its recording is skipped", stacklevel=2)
+            out[p] = why
+    return out
 
 
 def write_clip(path: Path, frames: np.ndarray | None, fps: float, wave: np.ndarray | None,

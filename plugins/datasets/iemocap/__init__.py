@@ -21,7 +21,7 @@ from emobench import hookimpl
 from emobench.data import Recording, Task
 from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
 from emobench.labelspace import CorpusLabels, declare
-from emobench.media.av import clip_modalities, clip_streams, clip_verdict
+from emobench.media.av import clip_modalities, clip_streams, unusable
 from emobench.protocols import LeaveGroupOut, LeaveOneSubjectOut
 
 from . import layout as L
@@ -79,22 +79,16 @@ class Iemocap(Dataset):
         turns, problems = L.scan(root)
         if not turns and problems:
             raise FileNotFoundError(f"iemocap: {problems[0]}")
-        out, bad = [], {}
+        turns = [t for t in turns if turn_labels(t.code)]  # sur, fea, dis, oth, xxx: no task
+        # the corrupt-media rule: an unusable wav or dialog AVI skips its turns
+        bad = {**unusable([t.wav for t in turns], self.name, **L.WAV_CHECK),
+               **unusable([t.avi for t in turns], self.name)}
+        out = []
         for t in turns:
-            labels = turn_labels(t.code)
-            if not labels:
-                continue  # sur, fea, dis, oth, xxx: in no task (doctor counts them)
-            # the corrupt-media rule: an unusable wav or dialog AVI skips the turn
-            for p in (t.wav, t.avi):
-                if p not in bad:
-                    bad[p] = clip_verdict(p, **L.check_args(p))
-            why = bad[t.wav] or bad[t.avi]
-            if why:
-                warnings.warn(f"iemocap: {t.wav if bad[t.wav] else t.avi}: {why}; turn {t.id} "
-                              "skipped")
+            if t.wav in bad or t.avi in bad:
                 continue
             out.append(Recording(
-                id=t.id, subject=t.speaker, labels=labels,
+                id=t.id, subject=t.speaker, labels=turn_labels(t.code),
                 streams=clip_streams(t.avi, audio=t.wav, window=(t.start, t.end)),
                 groups={"session": str(t.session), "gender": t.gender},
                 meta={"code": t.code, "dialog": t.dialog, "start": t.start, "end": t.end,

@@ -15,7 +15,7 @@ def check_tree(root: Path) -> tuple[dict, list[Problem]]:
     turns, problems = L.scan(root)
     wavs = [t.wav for t in turns]
     avis = sorted({t.avi for t in turns})
-    usable_wavs, bad = check_clips(wavs, video=False, min_seconds=0.2)
+    usable_wavs, bad = check_clips(wavs, **L.WAV_CHECK)
     usable_avis, bad_avi = check_clips(avis)
     problems += [Problem(str(p), why) for p, why in bad + bad_avi]
     apple = [p for p in Path(root).rglob("._*")]

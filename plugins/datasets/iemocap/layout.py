@@ -69,12 +69,8 @@ class Turn:
     line: int = 0
 
 
-def check_args(path: Path) -> dict:
-    """How :func:`emobench.media.av.check_clip` checks a file of this corpus: a turn's
-    wav has no video and may be short (0.2 s); a dialog AVI has video and audio."""
-    if path.suffix.lower() == ".wav":
-        return {"video": False, "min_seconds": 0.2}
-    return {}
+#: how emobench.media.av checks a turn's wav: no video, and turns may be short
+WAV_CHECK = {"video": False, "min_seconds": 0.2}
 
 
 def _visible(paths) -> list[Path]:

@@ -1,0 +1,116 @@
+"""Stand-in ICT YouTube tree from the synthetic affect world, in the manifest layout.
+
+``ICT-YouTube/manifest.csv`` and ``videos/vNN.mp4`` (MPEG-4 video, AAC voice in
+one MP4). The small scale has the 2011 set's reported make-up (unverified):
+47 videos, 13 positive, 12 negative, 22 neutral, 20 women and 27 men, one
+speaker per video. A reviewer's face and voice act the video's polarity
+(:data:`SIM`: positive happy, negative anger / sadness / disgust in turn,
+neutral neutral) for the whole monologue; in :data:`P_DISAGREE` of the videos one
+modality stays neutral (half the face, half the voice). The manifest spells the
+labels both ways (words and -1/0/+1) and starts with a comment line.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from emobench.media.av import write_clip
+from emobench.sim import World
+from emobench.sim.rng import derive
+from emobench.sim.voice import talking_clip
+
+from . import layout as L
+
+NEGATIVE = ("anger", "sad", "disgust")
+P_DISAGREE = 0.2
+AUDIO_RATE = 16000
+NUMERIC = {"negative": "-1", "neutral": "0", "positive": "+1"}
+
+
+@dataclass(frozen=True)
+class Scale:
+    counts: tuple[int, int, int]  # negative, neutral, positive
+    women: int
+    seconds: float
+    fps: float
+    frame_size: tuple[int, int]
+    jobs: int
+
+
+SCALES = {
+    "tiny": Scale((3, 3, 3), 4, 1.5, 10.0, (128, 96), 1),
+    "small": Scale((12, 22, 13), 20, 2.0, 10.0, (160, 120), 2),
+    "full": Scale((12, 22, 13), 20, 8.0, 30.0, (320, 240), 2),
+}
+
+
+def plan(sc: Scale, seed: int) -> list[tuple[str, str, str]]:
+    """[(video id, sentiment, gender)], the sentiments in a seeded order."""
+    labels = [s for s, n in zip(L.CLASSES, sc.counts) for _ in range(n)]
+    order = derive(seed, "ictyoutube-order").permutation(len(labels))
+    n = len(labels)
+    return [(f"v{i + 1:02d}", labels[j], "F" if i < sc.women else "M")
+            for i, j in enumerate(order)][:n]
+
+
+def disagreement(seed: int, video: str) -> str | None:
+    u = derive(seed, "ictyoutube-disagree", video).random()
+    return None if u >= P_DISAGREE else ("face" if u < P_DISAGREE / 2 else "voice")
+
+
+def sim_emotion(video: str, sentiment: str) -> str:
+    if sentiment == "positive":
+        return "happy"
+    if sentiment == "neutral":
+        return "neutral"
+    return NEGATIVE[int(video[1:]) % len(NEGATIVE)]
+
+
+def _write_video(path: Path, seed: int, video: str, sentiment: str, sc: Scale) -> None:
+    world = World(seed)
+    person = world.subject(int(video[1:]), {"corpus": "ictyoutube"})
+    quiet = disagreement(seed, video)
+    e = sim_emotion(video, sentiment)
+    frames, wave, _ = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
+                                   sample_rate=AUDIO_RATE, rng=int(video[1:]),
+                                   face_emotion="neutral" if quiet == "face" else e,
+                                   voice_emotion="neutral" if quiet == "voice" else e)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_clip(path, frames, sc.fps, wave, AUDIO_RATE)
+
+
+def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
+    if scale not in SCALES:
+        raise ValueError(f"ictyoutube stand-in: unknown scale {scale!r} "
+                         f"(known: {', '.join(SCALES)})")
+    sc = SCALES[scale]
+    out = Path(out)
+    shutil.rmtree(out / "videos", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = plan(sc, seed)
+    lines = ["# ICT YouTube manifest (docs/corpora/ictyoutube.md); stand-in from emobench.sim",
+             "video,sentiment,gender"]
+    for k, (vid, s, g) in enumerate(rows):
+        lines.append(f"{vid},{NUMERIC[s] if k % 4 == 3 else s},{g}")
+    (out / L.MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    jobs = [(out / "videos" / f"{vid}.mp4", seed, vid, s, sc) for vid, s, _ in rows]
+    if sc.jobs > 1:
+        from joblib import Parallel, delayed
+        Parallel(n_jobs=sc.jobs)(delayed(_write_video)(*j) for j in jobs)
+    else:
+        for j in jobs:
+            _write_video(*j)
+    quiet = [disagreement(seed, vid) for vid, _, _ in rows]
+    return {
+        "scale": scale, "seed": seed,
+        "ceilings": {"sentiment-3": {"accuracy": 1.0}},
+        "counts": {"recordings": len(rows), "subjects": len(rows),
+                   "per_sentiment": {s: sum(r[1] == s for r in rows) for s in L.CLASSES},
+                   "women": sum(r[2] == "F" for r in rows),
+                   "disagreeing_videos": sum(q is not None for q in quiet),
+                   "face_neutral": quiet.count("face"), "voice_neutral": quiet.count("voice")},
+        "p_disagree": P_DISAGREE, "seconds": sc.seconds, "fps": sc.fps,
+        "frame_size": list(sc.frame_size), "audio_rate": AUDIO_RATE,
+    }
