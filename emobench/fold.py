@@ -28,7 +28,7 @@ from emobench.jobs import Job
 from emobench.media import content_key
 from emobench.model import FitContext, pick_device
 from emobench.plugins import registry
-from emobench.protocols import check_fold, fold_checksum
+from emobench.protocols import check_fold, fold_checksum, for_version
 from emobench.store import Store, StoreError, pack_predictions
 from emobench.tuning import storage_for, tune
 from emobench.validate import LabelProblem, exclude_invalid_labels
@@ -227,7 +227,7 @@ def _run_fold(job: Job) -> dict:
     ds = reg.dataset(c.dataset)
     task = ds.task(c.task)
     model_cls = reg.model(c.model)
-    proto = reg.protocol(c.protocol)
+    proto = for_version(reg.protocol(c.protocol), job.protocol_version)
     recordings, excluded = load_checked(ds, Path(job.root))
     folds = proto.folds(recordings, job.split_seed)
     if fold_checksum(folds) != job.fold_checksum:

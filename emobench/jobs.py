@@ -33,7 +33,7 @@ from emobench.cells import Cell, Skip
 from emobench.media import content_key
 from emobench.plugins import Registry
 from emobench.profiles import Profile
-from emobench.protocols import check_fold, fold_checksum
+from emobench.protocols import capped, check_fold, fold_checksum
 from emobench.validate import exclude_invalid_labels
 
 SPLIT_SEED = 0      # fold assignment; never varied by --seed or the seed count
@@ -204,7 +204,7 @@ def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seeds: tupl
         recordings = None
         fold_plans: dict[str, dict | Exception | None] = {}
         for pname in sorted({c.protocol for c in dcells}):
-            proto = reg.protocol(pname)
+            proto = capped(reg.protocol(pname), profile.max_folds)
             path = _plan_path(ds, src, pname, proto, SPLIT_SEED)
             cached = _read_plan(path)
             if cached is not None:
@@ -250,9 +250,9 @@ def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seeds: tupl
 
 def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials, store_url,
                optuna_url, info, skips) -> list[Job]:
-    proto, model_cls = reg.protocol(c.protocol), reg.model(c.model)
+    proto, model_cls = capped(reg.protocol(c.protocol), profile.max_folds), reg.model(c.model)
     folds = fp["folds"]
-    idx = chosen_folds(folds, profile.max_folds)
+    idx = chosen_folds(folds, profile.max_folds if proto.pool_folds else None)
     why = _unlabelled_reason(c, ds, folds, idx)
     if why:
         skips.append(Skip(c.dataset, c.task, c.model, c.protocol, why))

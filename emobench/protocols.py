@@ -235,6 +235,82 @@ class CrossGroup(Protocol):
                      tuple(r.id for r in recordings if r.groups.get(self.key) == g)) for g in rest]
 
 
+# -- fold caps ------------------------------------------------------------
+
+CAP_MARK = "+capped"
+
+
+@dataclass
+class CappedFolds(Protocol):
+    """A cross-validation protocol regrouped into ``n_splits`` folds (a profile's
+    fold cap), every recording still tested once.
+
+    The base protocol's test sets (one subject each for leave-one-subject-out)
+    are the groups of a scikit-learn ``GroupKFold(n_splits, shuffle=True)``: a
+    capped leave-one-subject-out becomes leave-several-subjects-out, so a cap
+    never shrinks the test subjects of a pooled protocol to the few of its first
+    folds. Training is every other recording of the base protocol that shares no
+    subject with the test set; validation is carved from its subjects. The
+    version is the base's with ``+capped<n>`` appended, so capped and full runs
+    are separate identities and the row says how it was split."""
+
+    base: Protocol | None = None
+    n_splits: int = 2
+
+    def __post_init__(self):
+        if self.base is None or self.n_splits < 2:
+            raise ValueError("CappedFolds: needs a base protocol and n_splits >= 2")
+        self.name = self.base.name
+        self.version = f"{self.base.version}{CAP_MARK}{self.n_splits}"
+        self.needs = self.base.needs
+        self.datasets = self.base.datasets
+        self.pool_folds = True
+        self.valid_fraction = self.base.valid_fraction
+        self.description = (f"{self.base.description} Capped: its test sets regrouped into "
+                            f"{self.n_splits} folds (GroupKFold), every recording tested once.")
+
+    def folds(self, recordings, seed=0):
+        base = self.base.folds(recordings, seed)
+        if len(base) <= self.n_splits:
+            return base
+        by_id = {r.id: r for r in recordings}
+        universe = sorted({i for f in base for i in (*f.train, *f.valid, *f.test)})
+        owner = {i: j for j, f in enumerate(base) for i in f.test}
+        tested = [i for i in universe if i in owner]
+        from sklearn.model_selection import GroupKFold
+
+        splitter = GroupKFold(n_splits=self.n_splits, shuffle=True, random_state=seed)
+        out = []
+        for k, (_, te) in enumerate(splitter.split(tested, groups=[owner[i] for i in tested])):
+            test = tuple(tested[j] for j in te)
+            test_subjects = {by_id[i].subject for i in test}
+            train = [i for i in universe if i not in set(test) and by_id[i].subject not in test_subjects]
+            tr, va = self.split_valid(recordings, train, seed + k)
+            out.append(Fold(f"capped={k + 1}/{self.n_splits}", tr, va, test))
+        return out
+
+
+def capped(proto: Protocol, max_folds: int | None) -> Protocol:
+    """The protocol a profile with ``max_folds`` runs.
+
+    A pooled protocol (cross-validation) becomes :class:`CappedFolds` with
+    ``max(max_folds, 2)`` folds (a cap of 1 runs one of two folds, marked
+    partial); its folds are the base's when it has no more than that. A protocol
+    whose folds are separate test sets (``pool_folds`` False) is never capped:
+    dropping one of its folds would drop a test set."""
+    if not max_folds or not proto.pool_folds or isinstance(proto, CappedFolds):
+        return proto
+    return CappedFolds(base=proto, n_splits=max(int(max_folds), 2))
+
+
+def for_version(proto: Protocol, version: str | None) -> Protocol:
+    """The protocol a job was planned with, from its recorded version (the
+    registered protocol, capped again when the version says so)."""
+    if version and CAP_MARK in str(version) and not isinstance(proto, CappedFolds):
+        return CappedFolds(base=proto, n_splits=int(str(version).rsplit(CAP_MARK, 1)[1]))
+    return proto
+
+
 # -- checks ---------------------------------------------------------------
 
 def check_fold(fold: Fold, recordings: list[Recording], protocol: str = "") -> None:

@@ -90,3 +90,60 @@ def test_checksum_changes_with_assignment():
     b = SubjectKFold(k=3).folds(recs, seed=1)
     assert fold_checksum(a) != fold_checksum(b)
     assert np.all([len(f.valid) > 0 for f in a])
+
+
+# -- fold caps (issue 11) ---------------------------------------------------------
+
+def _subject_recordings(n_subjects=12, per=2):
+    from emobench.data import Recording
+
+    return [Recording(id=f"s{i:02d}_{j}", subject=f"s{i:02d}", labels={"t": 0.0})
+            for i in range(n_subjects) for j in range(per)]
+
+
+def test_a_capped_loso_tests_every_subject_in_cap_folds():
+    from emobench.protocols import CappedFolds, LeaveOneSubjectOut, capped, check_fold, for_version
+
+    recs = _subject_recordings()
+    proto = capped(LeaveOneSubjectOut(), 3)
+    assert isinstance(proto, CappedFolds) and proto.name == "loso" and proto.version == "1+capped3"
+    folds = proto.folds(recs, 0)
+    assert [f.name for f in folds] == ["capped=1/3", "capped=2/3", "capped=3/3"]
+    for f in folds:
+        check_fold(f, recs, "loso")
+    tested = [i for f in folds for i in f.test]
+    assert sorted(tested) == sorted(r.id for r in recs)  # every recording tested once
+    assert all(len({i.split("_")[0] for i in f.test}) == 4 for f in folds)  # 12 subjects / 3
+    # a job re-derives the same folds from the recorded version
+    again = for_version(LeaveOneSubjectOut(), proto.version)
+    assert again.folds(recs, 0) == folds
+    assert for_version(LeaveOneSubjectOut(), "1").folds(recs, 0) == LeaveOneSubjectOut().folds(recs, 0)
+
+
+def test_a_cap_of_one_runs_one_of_two_folds_and_small_protocols_keep_their_folds():
+    from emobench.protocols import LeaveOneSubjectOut, SubjectKFold, capped
+
+    recs = _subject_recordings(6)
+    assert capped(LeaveOneSubjectOut(), 1).n_splits == 2
+    assert capped(LeaveOneSubjectOut(), None).version == "1"
+    # no more folds than the cap: the base folds, unchanged
+    assert capped(SubjectKFold(k=3), 5).folds(recs, 0) == SubjectKFold(k=3).folds(recs, 0)
+    five = capped(SubjectKFold(k=5), 2).folds(recs, 0)
+    assert len(five) == 2 and sorted(i for f in five for i in f.test) == sorted(r.id for r in recs)
+
+
+def test_a_cap_never_touches_a_protocol_of_separate_test_sets():
+    from emobench.jobs import chosen_folds, compute_fold_plan
+    from types import SimpleNamespace
+    from emobench.data import Recording, Task
+    from emobench.protocols import CrossGroup, OfficialPartition, capped
+
+    recs = [Recording(id=f"r{i}", subject=f"s{i}", labels={"t": 0.0},
+                      partition="train" if i < 12 else "devel" if i < 16 else "test",
+                      groups={"culture": "ABC"[i % 3]}) for i in range(24)]
+    ds = SimpleNamespace(tasks=(Task("t", "regression"),))
+    for proto in (OfficialPartition(test_by="culture"), CrossGroup(key="culture", train_groups=("A",))):
+        assert capped(proto, 1) is proto
+        fp = compute_fold_plan(ds, proto, proto.name, recs, 0)
+        assert len(fp["folds"]) >= 2
+        assert chosen_folds(fp["folds"], 1) == list(range(len(fp["folds"])))

@@ -28,7 +28,7 @@ def test_stochastic_models_run_each_fold_once_per_seed_on_the_same_folds(reg, tm
     assert s.run == 2 * 2 + 2  # slow: 2 folds x 2 seeds; linear is deterministic: 2 folds x 1
     slow = [r for r in rows(tmp_path) if r["model"] == "slow"]
     assert sorted((r["fold"], r["seed"]) for r in slow) == [
-        ("fold=1/5", 0), ("fold=1/5", 1), ("fold=2/5", 0), ("fold=2/5", 1)]
+        ("capped=1/2", 0), ("capped=1/2", 1), ("capped=2/2", 0), ("capped=2/2", 1)]
     # paired: the seed rows of a fold saw the same test recordings
     by_fold = {}
     for r in slow:

@@ -32,10 +32,10 @@ def test_run_stores_one_row_per_fold_and_rerun_reuses(reg, tmp_path):
     assert row["primary_metric"] == "ccc" and row["n_trials"] == 2
     assert "alpha" in row["best_params"]
     prov = row["provenance"]
-    assert prov["fold_checksum"] and prov["protocol_version"] == "1"
-    # n_folds is the protocol's total (5-fold), folds_run the profile's cap
-    assert (row["n_folds"], row["folds_run"], row["seed"]) == (5, 2, 0)
-    assert prov["folds"] == {"run": 2, "total": 5} and row["inputs"] == {"features": "feats"}
+    assert prov["fold_checksum"] and prov["protocol_version"] == "1+capped2"  # smoke cap
+    # the cap regroups the 5 folds into 2 (all subjects tested): both of the 2 run
+    assert (row["n_folds"], row["folds_run"], row["seed"]) == (2, 2, 0)
+    assert prov["folds"] == {"run": 2, "total": 2} and row["inputs"] == {"features": "feats"}
     ident = prov["identity"]
     assert ident["model"] == "linear" and ident["model_distribution"] == "emobench"
     assert ident["dataset_distribution"] == "emobench-testkit" and ident["seeds"] == [0]
@@ -92,8 +92,9 @@ def test_dry_run_writes_nothing_and_tells_done_from_to_run(reg, tmp_path, monkey
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     done = [x for x in lines if x.startswith("done ")]
     todo = [x for x in lines if x.startswith("would run ")]
-    assert len(done) == 2 and all("fold 1/5" in x for x in done)
-    assert len(todo) == 2 and all("fold 2/5" in x for x in todo)
+    # the smoke cap regroups subject-5fold into 2 folds (every subject tested)
+    assert len(done) == 2 and all("fold 1/2 (capped=1/2)" in x for x in done)
+    assert len(todo) == 2 and all("fold 2/2 (capped=2/2)" in x for x in todo)
     assert lines[-1] == "dry run: 2 folds done, 2 would run; nothing written"
     assert (s.reused, s.run) == (2, 0)
 
