@@ -117,14 +117,75 @@ class MLPBaseline(_TabularModel):
                 "lr": D.FloatDistribution(1e-4, 1e-2, log=True)}
 
     def make_estimator(self, ctx):
-        # scikit-learn's early stopping holds out 10% of the rows; with few rows
-        # that split is too small to be meaningful, so train for the budget instead
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
         kw = dict(hidden_layer_sizes=(self.params["hidden"],), alpha=self.params["alpha"],
                   learning_rate_init=self.params["lr"], random_state=ctx.seed,
-                  max_iter=ctx.epochs(20, 100, 300), early_stopping=self._rows >= 200,
-                  n_iter_no_change=10)
+                  max_iter=ctx.epochs(20, 100, 300), early_stopping=False)
         est = MLPClassifier(**kw) if ctx.task.kind == "classification" else MLPRegressor(**kw)
         return make_pipeline(StandardScaler(), est)
+
+    def fit(self, train, valid, ctx):
+        """Early stopping on held-out training *subjects* (scikit-learn's own holds
+        out random rows, i.e. frames of the subjects it trains on): about
+        EARLY_STOP_FRACTION of the training subjects score each epoch, the best
+        epoch's weights are kept. With fewer than MIN_ROWS rows or 3 subjects the
+        MLP trains for the epoch budget instead."""
+        self._task = ctx.task
+        self._kind = next(iter(train[0].inputs))
+        x, y, lengths = self._xy(train, ctx.task)
+        y = y.astype(int) if ctx.task.kind == "classification" else y
+        self._rows = len(x)
+        self._estimator = self.make_estimator(ctx)
+        groups = np.array([s.subject for s in train] if lengths is None else
+                          [s.subject for s, n in zip(train, lengths) for _ in range(int(n))])
+        held = self._held_out(groups, y, ctx) if len(x) >= self.MIN_ROWS else None
+        if held is None:
+            self._estimator.fit(x, y)
+        else:
+            self._fit_early_stopped(x, y, held, ctx)
+        return self
+
+    EARLY_STOP_FRACTION = 0.2
+    MIN_ROWS = 200
+    PATIENCE = 10
+
+    def _held_out(self, groups, y, ctx):
+        """Boolean mask of the rows of the held-out subjects, or None."""
+        subjects = np.unique(groups)
+        if subjects.size < 3:
+            return None
+        rng = np.random.default_rng(ctx.seed)
+        n = max(1, int(round(self.EARLY_STOP_FRACTION * subjects.size)))
+        held = np.isin(groups, rng.permutation(subjects)[:n])
+        if ctx.task.kind == "classification" and np.unique(y[~held]).size < np.unique(y).size:
+            return None  # a class only the held-out subjects show: train on everyone
+        return held
+
+    def _fit_early_stopped(self, x, y, held, ctx):
+        import copy
+
+        scaler, mlp = self._estimator[0], self._estimator[-1]
+        xs = scaler.fit(x[~held]).transform(x)
+        fit_x, fit_y, val_x, val_y = xs[~held], y[~held], xs[held], y[held]
+        classes = np.unique(y) if ctx.task.kind == "classification" else None
+        best, best_state, stale = -np.inf, None, 0
+        for _ in range(mlp.max_iter):
+            if classes is not None:
+                mlp.partial_fit(fit_x, fit_y, classes=classes)
+            else:
+                mlp.partial_fit(fit_x, fit_y)
+            score = mlp.score(val_x, val_y)  # R^2 or accuracy on unseen subjects
+            if score > best + 1e-4:
+                best, stale = score, 0
+                best_state = copy.deepcopy((mlp.coefs_, mlp.intercepts_))
+            else:
+                stale += 1
+                if stale >= self.PATIENCE:
+                    break
+        mlp.coefs_, mlp.intercepts_ = best_state
+        self.early_stop = {"held_out_rows": int(held.sum()), "best_validation_score": float(best)}
 
 
 @hookimpl
