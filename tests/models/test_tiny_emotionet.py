@@ -113,16 +113,31 @@ def test_ccc_loss_properties():
     assert 1 - ccc_loss(x * 0.5 + 0.3, x, m).item() == pytest.approx(ref, abs=1e-5)
 
 
-def test_label_delay_defaults_and_meta():
+def test_label_delay_paper_values_and_no_meta():
     model = te.TinyEmotioNet()
     sewa = Task("arousal", "regression", level="frame", rate=10.0)
     rec = Recording("a", "s", labels={"arousal": np.zeros(3)})
-    assert model._delay_steps(Sample(rec, sewa, {}), sewa) == 40
+    assert model._delay_steps(Sample(rec, sewa, {}), sewa) == 40  # before fit: the paper's
     val = Task("valence", "regression", level="frame", rate=10.0)
     assert model._delay_steps(Sample(rec, val, {}), val) == 28
+    # a recording's meta (on a stand-in: the generator's own delay) is never read
     rec.meta["label_delay_s"] = {"arousal": 2.5}
-    assert model._delay_steps(Sample(rec, sewa, {}), sewa) == 25
+    assert model._delay_steps(Sample(rec, sewa, {}), sewa) == 40
+    assert te.TinyEmotioNet(label_delay="paper")._delay_steps(None, sewa) == 40
     assert te.TinyEmotioNet(label_delay=0.0)._delay_steps(Sample(rec, sewa, {}), sewa) == 0
+
+
+def test_label_delay_is_estimated_on_the_validation_split(data):
+    train, valid, _ = data
+    for s in train + valid:  # the meta says 4 s; the data's delay is 0.5 s
+        s.recording.meta["label_delay_s"] = {"arousal": 4.0}
+    m = te.TinyEmotioNet(kernel=3, epochs=1)
+    m.fit(train, valid, ctx())
+    assert m.delay_s_ == pytest.approx(DELAY_S)
+    assert m.history_["label_delay_s"] == pytest.approx(m.delay_s_)
+    assert te.TinyEmotioNet(kernel=3, epochs=1).fit(train, [], ctx()).delay_s_ is None
+    for s in train + valid:
+        s.recording.meta["label_delay_s"] = {"arousal": DELAY_S}
 
 
 # ------------------------------------------------------------------ learning

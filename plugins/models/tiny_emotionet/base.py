@@ -24,8 +24,8 @@ PAPER = ("Pandit, Schmitt, Cummins, Schuller: I see it in your eyes: Training th
          "in-the-wild video-chats in real-time. Information Processing & Management 57(6) "
          "102347, 2020. doi:10.1016/j.ipm.2020.102347")
 
-# Annotation delay of the SEWA gold standard (seconds), used when a recording's
-# meta has no ``label_delay_s`` entry for the task.
+# Annotation delay of the SEWA gold standard (seconds) that the paper found optimal:
+# ``label_delay="paper"``, and the fallback of the validation estimate.
 PAPER_LABEL_DELAY_S = {"arousal": 4.0, "valence": 2.8}
 SEWA_FEATURES = 37
 UNBC_FEATURES = 14
@@ -96,13 +96,65 @@ class _FrameConvModel(Model):
         return resolve_epochs(self.params, ctx, 3, 100, 1000)
 
     def _delay_steps(self, sample: Sample | None, task: Task, rate: float | None = None) -> int:
+        """Label delay in steps: ``label_delay`` seconds when a number; ``"paper"``:
+        the paper's SEWA value for the task (else 0); ``"auto"``: the delay
+        estimated on the validation split at fit time (:meth:`_estimate_delay`),
+        the paper's value before fit or without validation labels. A recording's
+        meta is never read: on a stand-in it would be the generator's own delay."""
         delay = self.params.get("label_delay", "auto")
-        if delay == "auto":
-            meta = sample.recording.meta if sample is not None else {}
-            table = meta.get("label_delay_s", {}) or {}
-            delay = table.get(task.name, PAPER_LABEL_DELAY_S.get(task.name, 0.0))
+        if delay == "auto" and getattr(self, "delay_s_", None) is not None:
+            delay = self.delay_s_
+        elif delay in ("auto", "paper"):
+            delay = PAPER_LABEL_DELAY_S.get(task.name, 0.0)
         rate = rate or task.rate or 10.0
         return int(round(float(delay) * float(rate)))
+
+    #: Candidate delays of the estimate: 0 to MAX_DELAY_S in DELAY_STEP_S steps.
+    MAX_DELAY_S = 6.0
+    DELAY_STEP_S = 0.1
+
+    def _estimate_delay(self, xs: list[np.ndarray], train: list[Sample], valid: list[Sample],
+                        task: Task) -> float | None:
+        """The label delay (s) that maximises the validation CCC of a ridge read-out
+        of the (standardised) inputs fitted on the training split with labels
+        shifted by that delay: fitted on train, selected on valid, so no test or
+        generator information enters. None when valid has no frame labels."""
+        rate = float(task.rate or 10.0)
+        if not valid or task.level != "frame":
+            return None
+        from emobench.metrics import ccc as _ccc
+
+        ys = [np.nan_to_num(np.asarray(s.y, float).reshape(-1)) for s in train]
+        vx = [self._x(s) for s in valid]
+        vy = [np.nan_to_num(np.asarray(s.y, float).reshape(-1)) for s in valid]
+        bias = lambda x: np.hstack([x, np.ones((len(x), 1))])  # noqa: E731
+        X = [bias(np.asarray(x, float)) for x in xs]
+        xtx = sum(x.T @ x for x in X)
+        xtx += 1e-3 * np.trace(xtx) / len(xtx) * np.eye(len(xtx))
+        vxb = [bias(np.asarray(x, float)) for x in vx]
+        gold = np.concatenate(vy)
+        if gold.size < 2 or np.std(gold) == 0:
+            return None
+        step = max(1, int(round(self.DELAY_STEP_S * rate)))
+        best = (-np.inf, None)
+        for d in range(0, int(round(self.MAX_DELAY_S * rate)) + 1, step):
+            xty = np.zeros(xtx.shape[0])
+            for x, y in zip(X, ys):  # input step t against the label at t + d
+                m = min(len(x), len(y)) - d
+                if m > 0:
+                    xty += x[:m].T @ y[d:d + m]
+            w = np.linalg.solve(xtx, xty)
+            preds = []
+            for x, y in zip(vxb, vy):
+                raw = x @ w
+                preds.append(raw[np.clip(np.arange(len(y)) - d, 0, len(raw) - 1)])
+            try:
+                s = _ccc(gold, np.concatenate(preds))
+            except ValueError:
+                continue
+            if np.isfinite(s) and s > best[0]:
+                best = (s, d / rate)
+        return best[1]
 
     # -- data -------------------------------------------------------------
     def _label_len(self, sample: Sample, n: int) -> int:
@@ -145,6 +197,9 @@ class _FrameConvModel(Model):
         self.channels_ = channel_names(ctx, train[0], kind, n_features)
         self.scaler_ = Standardizer(np.concatenate(raw_x), enabled=bool(self.params["standardize"]))
         xs = [self.scaler_(x) for x in raw_x]
+        self.delay_s_ = None
+        if self.params.get("label_delay", "auto") == "auto":
+            self.delay_s_ = self._estimate_delay(xs, train, valid, ctx.task)
         ys = [self._target(s, len(x)) for s, x in zip(train, xs)]
         self.net_ = self._build(n_features).to(ctx.device)
         self.postprocess_ = PostProcess()
@@ -205,6 +260,7 @@ class _FrameConvModel(Model):
             raws = [self._finish(self._raw(x), s) for x, s in zip(vx, valid)]
             self.postprocess_ = learn_postprocess(raws, golds, score_preds)
         self.history_["postprocess"] = self.postprocess_.to_dict()
+        self.history_["label_delay_s"] = self._delay_steps(None, ctx.task) / float(ctx.task.rate or 10.0)
         return self
 
     # -- inference ----------------------------------------------------------
