@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobench import interrupts, provenance
+from emobench import interrupts, online, provenance
 from emobench.data import Sample, Task, group_columns
 from emobench.dataset import read_standin_marker
 from emobench.jobs import Job
@@ -289,7 +289,8 @@ def _run_fold(job: Job) -> dict:
                     "ceiling": (marker.get("ceilings") or {}).get(task.name, {}),
                     "scale": marker.get("scale")},
         predictions=pack_predictions(y_true=y_true, y_pred=y_pred, subject=subj, item=item,
-                                     **group_columns(test)),  # per-group leaderboard tables
+                                     **group_columns(test),  # per-group leaderboard tables
+                                     **online.fold_arrays(result.model, test, task, c.dataset)),
     )
 
 

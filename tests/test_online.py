@@ -3,6 +3,8 @@ checked against curves computed by hand."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,121 @@ def test_agent_and_two_sequence_models_on_the_rml_standin(tmp_path):
     rows = online_rows(results)
     assert {r["model"] for r in rows} == {"av-agent", "emop3d", "tsm-resnet"}
     assert plot_curves(results, tmp_path / "online.png").stat().st_size > 0
+
+
+# -- inside emobench run: the fold's hook and the leaderboard section ------------------
+
+class MeanSignModel(Model):
+    """Clip level: the sign of the mean of feature ``a``; streams the running mean,
+    so its answer at the whole clip is its offline prediction."""
+
+    name = "mean-sign"
+    consumes = ("features",)
+    task_kinds = ("classification",)
+    levels = ("clip",)
+    deterministic = True
+
+    def fit(self, train, valid, ctx):
+        return self
+
+    def predict(self, samples):
+        return [int(s.x("features")[:, 0].mean() > 0) for s in samples]
+
+    def streamer(self, kind, task, **spec):
+        return MeanSignStreamer(self, kind, task, **spec)
+
+
+class MeanSignStreamer(Streamer):
+    cumulative = True  # each answer is of the whole stream so far
+
+    def push(self, x):
+        self.buffer.append(float(np.asarray(x).reshape(-1)[0]))
+        return int(np.mean(self.buffer) > 0)
+
+
+class BrokenStreamModel(MeanSignModel):
+    name = "broken-stream"
+
+    def streamer(self, kind, task, **spec):
+        raise RuntimeError("no streaming here")
+
+
+def test_cumulative_streamer_is_read_at_its_newest_output():
+    """Clip 0 is negative for 5 steps, then positive: the vote of the running-mean
+    answers lags behind the newest running mean, which a cumulative streamer reports."""
+    s = _samples()[0]
+    voted, *_ = trace_clip(MeanSignModel(), s, TASK, (0.5, 0.75, 1.0))
+
+    class Voting(MeanSignStreamer):
+        cumulative = False
+
+    class VotingModel(MeanSignModel):
+        def streamer(self, kind, task, **spec):
+            return Voting(self, kind, task, **spec)
+
+    mean, *_ = trace_clip(VotingModel(), s, TASK, (0.5, 0.75, 1.0))
+    # running means at steps 6, 9, 12: -4/6, -1/9, 2/12 -> 0, 0, 1; votes of the
+    # answers (0 x5, then 0, 0, 0, 1 ...): still 0 at the end
+    assert voted == [0, 0, 1] and mean == [0, 0, 0]
+
+
+def test_fold_hook_runs_only_where_asked(monkeypatch):
+    from emobench import online
+
+    monkeypatch.delenv("EMOBENCH_ONLINE", raising=False)
+    samples = _samples()
+    assert online.fold_arrays(SignModel(), samples, TASK, "toy") == {}  # not an online corpus
+    got = online.fold_arrays(SignModel(), samples, TASK, "rml")
+    assert got["online_pred"].shape == (3, len(online.FRACTIONS))
+    assert np.isnan(got["online_decision"]).all()  # SignModel does not decide
+    monkeypatch.setenv("EMOBENCH_ONLINE", "none")
+    assert online.fold_arrays(SignModel(), samples, TASK, "rml") == {}
+    monkeypatch.setenv("EMOBENCH_ONLINE", "toy, other")
+    assert "online_pred" in online.fold_arrays(SignModel(), samples, TASK, "toy")
+    monkeypatch.setenv("EMOBENCH_ONLINE", "all")
+    assert online.fold_arrays(Model(), samples, TASK, "toy") == {}  # the base streamer never answers
+    regression = Task("v", "regression", "clip", metric="ccc")
+    assert online.fold_arrays(SignModel(), samples, regression, "toy") == {}
+    err = online.fold_arrays(BrokenStreamModel(), samples, TASK, "toy")
+    assert set(err) == {"online_error"} and "no streaming here" in str(err["online_error"])
+    dec = online.fold_arrays(SignModel(decide_at=3), samples, TASK, "toy")["online_decision"]
+    assert np.isfinite(dec).all() and ((0 < dec) & (dec <= 1)).all()
+
+
+def test_run_stores_traces_and_the_leaderboard_ranks_them(reg, tmp_path, monkeypatch):
+    """emobench run on a toy corpus stores each fold's online trace; the section's
+    curve at the whole clip equals the offline score of the same rows, the PNG is
+    written and linked, and a model whose streamer fails is named with its error."""
+    from emobench import runner
+    from emobench.cells import plan
+    from emobench.leaderboard import collect, write
+    from emobench.leaderboard import online as LO
+    from emobench.profiles import get_profile
+    from emobench.store import Store, unpack_predictions
+
+    monkeypatch.setenv("EMOBENCH_ONLINE", "toy")
+    monkeypatch.setitem(reg.models, "mean-sign", MeanSignModel)
+    monkeypatch.setitem(reg.models, "broken-stream", BrokenStreamModel)
+    url = f"sqlite:///{tmp_path}/r.db"
+    for m in ("mean-sign", "broken-stream", "mean"):
+        cells, _ = plan(reg, get_profile("smoke"), dataset="toy", model=m, task="kind")
+        assert cells
+        runner.run(cells, profile="smoke", store_url=url, progress=False)
+    rows = Store(url).rows(with_predictions=True)
+    packs = {r["model"]: unpack_predictions(r["predictions"]) for r in rows}
+    assert "online_pred" in packs["mean-sign"] and "online_error" in packs["broken-stream"]
+    assert not any(k.startswith("online") for k in packs["mean"])  # no streamer: no trace
+    (table,) = collect(Store(url))
+    curves = {c.model: c for c in LO.table_curves(table)}
+    assert set(curves) == {"mean-sign", "broken-stream"}
+    ms = curves["mean-sign"]
+    entry = next(e for e in table.entries if e.model == "mean-sign")
+    assert ms.primary[-1] == pytest.approx(entry.score)  # the running mean ends at predict()
+    assert ms.n == len(entry.y_true) and 0 < ms.auc <= 1 and ms.decision_fraction is None
+    assert math.isnan(curves["broken-stream"].auc) and "no streaming here" in curves["broken-stream"].errors[0]
+    index = write(Store(url), tmp_path / "lb")
+    text = index.read_text()
+    assert "## Online early classification" in text
+    png = f"online-{table.slug}.png"
+    assert f"]({png})" in text and (tmp_path / "lb" / png).stat().st_size > 0
+    assert "| 1 | mean-sign |" in text and "`broken-stream`: no online curve" in text

@@ -1,5 +1,5 @@
-"""The leaderboard's pictures: accuracy against speed (Pareto, drawn as a step)
-and row-normalised confusion matrices. Every file is written to a temporary
+"""The leaderboard's pictures: accuracy against speed (Pareto, drawn as a step),
+row-normalised confusion matrices and online earliness-accuracy curves. Every file is written to a temporary
 name and renamed, and a title says "synthetic" when its rows are."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-PREFIXES = ("pareto-", "confusion-")  # the PNGs the leaderboard owns in its folder
+PREFIXES = ("pareto-", "confusion-", "online-")  # the PNGs the leaderboard owns in its folder
 
 
 def _plt():
@@ -120,6 +120,36 @@ def confusion(t, path: Path, class_names: tuple[str, ...] = ()) -> Path | None:
             ax.set_ylabel("true", fontsize=7)
         fig.suptitle(_title(t, "confusion matrices, rows normalised (recall per true class)"),
                      fontsize=9)
+        fig.tight_layout()
+        _save(fig, path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def online_curves(t, curves, path: Path) -> Path:
+    """Primary metric against the observed fraction of the clip, one line per
+    entry (``curves``: objects with model, fractions, primary, auc and
+    decision_fraction); a deciding model's mean decision time is a dashed line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    try:
+        for c in curves:
+            line, = ax.plot([0.0, *c.fractions], [0.0, *c.primary], marker="o", ms=3,
+                            label=f"{c.model} (AUC {c.auc:.3f})")
+            if c.decision_fraction is not None:
+                ax.axvline(c.decision_fraction, color=line.get_color(), ls="--", lw=0.9)
+        ref = (t.reference or {}).get(t.metric)
+        if ref is not None and math.isfinite(float(ref)):
+            ax.axhline(float(ref), color="grey", ls=":", lw=0.8, label="stand-in oracle")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("observed fraction of the clip (dashed: mean decision time)")
+        ax.set_ylabel(t.metric)
+        ax.set_title(_title(t, f"online early classification: {t.metric} vs observed fraction"),
+                     fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize=7)
         fig.tight_layout()
         _save(fig, path)
     finally:

@@ -176,7 +176,10 @@ class _FusionView:
 
 class AgentStreamer(Streamer):
     """``push((face, patch))`` -> class probabilities after this window; sets
-    ``decision`` (a class index) once p(classify) reaches the threshold."""
+    ``decision`` (a class index) once p(classify) reaches the threshold. The GRU
+    state summarises every window so far, so the newest output is the clip's answer."""
+
+    cumulative = True
 
     def __init__(self, model, kind, task, **spec):
         super().__init__(model, kind, task, **spec)
