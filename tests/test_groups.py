@@ -30,6 +30,10 @@ def gender(subject: str) -> str:
     return "f" if int(subject[1:]) < 3 else "m"          # 3 and 7 subjects
 
 
+def site(subject: str) -> str:
+    return "xyz"[int(subject[1:]) % 3]                    # 4, 3 and 3 subjects
+
+
 class GroupedToy(plugin_kit.Toy):
     name = "toyg"
 
@@ -37,7 +41,7 @@ class GroupedToy(plugin_kit.Toy):
         recs = super().load(root)
         for r in recs:
             r.groups = {"culture": culture(r.subject), "gender": gender(r.subject),
-                        "speaker": r.subject}
+                        "speaker": r.subject, "site": site(r.subject)}
         return recs
 
 
@@ -73,7 +77,7 @@ def test_rows_carry_groups_and_breakdown_uses_the_main_table_rules(greg, tmp_pat
         assert [culture(s) for s in p["subject"]] == p["group_culture"].tolist()
     (table,) = collect(Store(url))
     bds = {b.key: b for b in groups.breakdowns(table)}
-    assert set(bds) == {"culture", "gender"}  # speaker = subject: left out
+    assert set(bds) == {"culture", "gender", "site"}  # speaker = subject: left out
     cult = bds["culture"]
     assert cult.values == ["A", "B"] and cult.k == {"A": 5, "B": 5}
     (eg,) = cult.entries
@@ -136,3 +140,56 @@ def test_scored_external_rows_break_down_like_their_original(greg, tmp_path):
         own, ext = by["linear"].scores[v].ci, by["external:ext"].scores[v].ci
         assert (own.estimate, own.low, own.high, own.k) == (ext.estimate, ext.low, ext.high, ext.k) \
             or (own.estimate == ext.estimate and not own.has_interval)
+
+
+def test_rows_without_stored_groups_read_them_from_the_same_corpus(greg, tmp_path):
+    """Rows of a store written before folds recorded groups: the breakdown reads
+    the groups from the corpus copy that has the rows' data fingerprint."""
+
+    from emobench.store import pack_predictions, results
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    _run(greg, url)
+    st = Store(url)
+    with st.engine.begin() as c:
+        for r in st.rows(with_predictions=True):
+            p = unpack_predictions(r["predictions"])
+            old = pack_predictions(**{k: v for k, v in p.items() if not k.startswith("group_")})
+            c.execute(results.update().where(results.c.key == r["key"]).values(predictions=old))
+    groups._CORPUS.clear()
+    (table,) = collect(st)
+    assert all(not groups._item_groups(e) for e in table.entries)
+    bds = {b.key: b for b in groups.breakdowns(table)}
+    assert bds["culture"].k == {"A": 5, "B": 5}
+    # another fingerprint (another copy of the corpus): no groups are guessed
+    groups._CORPUS.clear()
+    table.data = "not-this-copy"
+    assert groups.breakdowns(table) == []
+
+
+def test_test_sets_by_group_side_by_side(greg, tmp_path, monkeypatch):
+    """A protocol with one test set per group value (SEWA's per culture): the
+    family breakdown shows each test set's own row of the main tables."""
+    from emobench.protocols import CrossGroup
+
+    monkeypatch.setitem(greg.protocols, "toy-cross-site",
+                        CrossGroup(key="site", train_groups=("x",), name="toy-cross-site",
+                                   datasets=("toyg",)))
+    url = f"sqlite:///{tmp_path}/r.db"
+    cells, _ = plan(greg, get_profile("smoke"), dataset="toyg", model="linear", task="level",
+                    protocol="toy-cross-site")
+    assert cells
+    runner.run(cells, profile="smoke", store_url=url, progress=False)
+    tables = collect(Store(url))
+    assert [t.test_set for t in tables] == ["test=y", "test=z"]
+    (fam,) = groups.families(tables)
+    bd = fam.breakdown
+    assert bd.key == "site" and bd.values == ["y", "z"]
+    (eg,) = bd.entries
+    for t, v in zip(tables, bd.values):
+        (e,) = t.entries
+        assert eg.scores[v].ci == e.ci and bd.k[v] == t.k
+    gap, _, _ = eg.gap(True)
+    assert gap == pytest.approx(abs(tables[0].entries[0].score - tables[1].entries[0].score))
+    lines = groups.section(Store(url), tables, tmp_path, set())
+    assert any("test sets by site" in ln for ln in lines)
