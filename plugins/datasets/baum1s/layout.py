@@ -130,7 +130,7 @@ def scan(root: Path) -> tuple[list[Clip], list[Problem]]:
                 continue
             files[p.stem.upper()] = p
     clips, seen = [], set()
-    where = f"{sheet.name} row"
+    where = "row"
     for n, name, ename, cell, gender in rows:
         stem = Path(name).stem if name.lower().endswith(VIDEO_SUFFIXES) else name
         m = CLIP_RE.match(stem)
@@ -146,13 +146,13 @@ def scan(root: Path) -> tuple[list[Clip], list[Problem]]:
             continue
         emotion = CODES[code]
         named = PREFIX.get(ename[:3].lower())
-        if ename and (named is None or emotion not in named):
-            problems.append(Problem(str(sheet), f"{where} {n}: clip {cid}: name {ename!r} "
-                                                f"contradicts code {code} ({emotion}); code used",
-                                    "warning"))
         if cid in AMBIGUOUS:
             problems.append(Problem(str(sheet), f"{where} {n}: clip {cid}: {AMBIGUOUS[cid]}; "
                                                 f"code {code} ({emotion}) used", "warning"))
+        elif ename and (named is None or emotion not in named):
+            problems.append(Problem(str(sheet), f"{where} {n}: clip {cid}: name {ename!r} "
+                                                f"contradicts code {code} ({emotion}); code used",
+                                    "warning"))
         if cid in seen:
             problems.append(Problem(str(sheet), f"{where} {n}: clip {cid} annotated twice; "
                                                 "second row skipped"))
@@ -160,7 +160,7 @@ def scan(root: Path) -> tuple[list[Clip], list[Problem]]:
         seen.add(cid)
         if cid not in files:
             problems.append(Problem(str(root / m.group(1).upper() / f"{cid}.mp4"),
-                                    f"annotated in {where} {n} but no file; skipped", "warning"))
+                                    f"annotated in {sheet.name} row {n} but no file; skipped", "warning"))
             continue
         g = gender[:1].upper() if gender[:1].upper() in ("F", "M") else ""
         clips.append(Clip(cid, m.group(1).upper(), emotion, code, g, files[cid], n))

@@ -106,6 +106,27 @@ def write_spreadsheet(path: Path, rows) -> None:
     for r in rows:
         ws.append(list(r))
     wb.save(path)
+    _fix_dates(path)
+
+
+FIXED = "2017-01-01T00:00:00Z"
+
+
+def _fix_dates(path: Path) -> None:
+    """Rewrite the workbook with fixed timestamps (the document's created/modified
+    dates and every zip member's), so one input gives byte-identical files."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        members = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>" +
+                              FIXED.encode(), data)
+            z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
 
 
 def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:

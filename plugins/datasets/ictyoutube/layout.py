@@ -89,7 +89,7 @@ def scan(root: Path) -> tuple[list[Video], list[Problem]]:
                                                 f"{files[p.stem]}); skipped", "warning"))
                 continue
             files[p.stem] = p
-    videos, seen = [], set()
+    videos, seen, listed = [], set(), set()
     for (n, _), row in zip(lines[1:], rows[1:]):
         get = lambda c: row[col[c]].strip() if c in col and col[c] < len(row) else ""  # noqa: E731
         vid, raw = get("video"), get("sentiment")
@@ -98,6 +98,7 @@ def scan(root: Path) -> tuple[list[Video], list[Problem]]:
             problems.append(Problem(str(manifest), f"line {n}: video name {vid!r} is empty or "
                                                    "has characters outside [A-Za-z0-9_.-]; skipped"))
             continue
+        listed.add(vid)
         sentiment = SPELLINGS.get(raw.lower())
         if sentiment is None:
             problems.append(Problem(str(manifest), f"line {n}: video {vid}: sentiment {raw!r} is "
@@ -117,6 +118,6 @@ def scan(root: Path) -> tuple[list[Video], list[Problem]]:
         videos.append(Video(vid, get("speaker") or vid, sentiment, _gender(get("gender")),
                             files[vid], n))
     for stem, p in sorted(files.items()):
-        if stem not in seen:
+        if stem not in listed:
             problems.append(Problem(str(p), f"video not in {MANIFEST}; skipped", "warning"))
     return videos, problems

@@ -148,7 +148,7 @@ def scan(root: Path) -> tuple[list[Turn], list[Problem]]:
                     continue
                 if not t.wav.is_file():
                     problems.append(Problem(str(t.wav), f"turn {t.id} ({f.name} line {t.line}) "
-                                                        "has no wav; skipped"))
+                                                        "has no wav; skipped", "warning"))
                     continue
                 seen[t.id] = f
                 turns.append(t)
