@@ -16,9 +16,13 @@ import numpy as np
 from emobench import hookimpl
 from emobench.data import Modality, Recording, Task
 from emobench.dataset import Dataset
+from emobench.labelspace import CorpusLabels, declare
 from emobench.metrics import Metric, confusion_matrix, register_metric
 
 from . import layout as L
+
+# the facial-expression labels (fer7) map into the shared space; er7 has the same classes
+declare(CorpusLabels("emer", L.CLASSES7, task="fer7", note="EMER facial-expression labels (FER), 7 classes"))
 
 
 def weighted_f1(y_true, y_pred) -> float:
