@@ -11,7 +11,7 @@ import torch
 from emobench.data import Modality, Recording, Sample, Task
 from emobench.model import FitContext
 from emobench_plugins.models import tiny_emotionet as te
-from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess
+from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, learn_postprocess, split_parts
 from emobench_plugins.models.tiny_emotionet.nets import ModelANet, TinyEmotioNetNet, count_parameters
 from emobench_plugins.models.common.torch_training import ccc_loss
 
@@ -169,9 +169,31 @@ def test_postprocess_learnt_on_validation(data):
     pp = m.postprocess_
     assert isinstance(pp, PostProcess)
     assert m.history_["postprocess"] == pp.to_dict()
-    # The chain never lowers the validation score it was chosen on.
-    base = [m._finish(m._raw(m._x(s)), s) for s in valid]
-    assert score(valid, [pp.apply(p) for p in base]) >= score(valid, base) - 1e-12
+    # Fitted on half of the validation subjects, chosen on the other half: it
+    # never lowers the score of the selection half.
+    fit, select = split_parts([s.subject for s in valid], 0)
+    assert fit and select and not {valid[i].subject for i in fit} & {valid[i].subject for i in select}
+    base = [m._finish(m._raw(m._x(valid[i])), valid[i]) for i in select]
+    part = [valid[i] for i in select]
+    assert score(part, [pp.apply(p) for p in base]) >= score(part, base) - 1e-12
+
+
+def test_postprocess_is_fitted_on_one_part_and_selected_on_another():
+    rng = np.random.default_rng(0)
+    golds = [rng.normal(size=200) for _ in range(6)]
+    # predictions that need +1 centring on the fitting half only: the selection
+    # half, already centred, rejects the offset
+    groups = [f"s{i}" for i in range(6)]
+    fit, select = split_parts(groups, 3)
+    preds = [g + rng.normal(0, 0.5, 200) - (1.0 if i in fit else 0.0) for i, g in enumerate(golds)]
+
+    def score_part(idx, ps):
+        return -float(np.mean(np.concatenate([(p - golds[i]) ** 2 for i, p in zip(idx, ps)])))
+
+    pp = learn_postprocess(preds, golds, score_part, groups=groups, seed=3)
+    assert abs(pp.b) < 0.5  # the fitting half's offset (about +1) was not kept
+    # with one sequence nothing can be selected honestly
+    assert learn_postprocess(preds[:1], golds[:1], score_part, groups=groups[:1]) == PostProcess()
 
 
 # ----------------------------------------------------------------- streaming

@@ -258,7 +258,15 @@ class _FrameConvModel(Model):
                                      ctx, eval_every=int(self.params.get("eval_every") or 1))
         if valid and self.params.get("postprocess"):
             raws = [self._finish(self._raw(x), s) for x, s in zip(vx, valid)]
-            self.postprocess_ = learn_postprocess(raws, golds, score_preds)
+
+            def score_part(idx: list[int], preds: list[np.ndarray]) -> float:
+                if self.params.get("selection", "task") == "ccc_avec":
+                    return _ccc_avec_concat([golds[i] for i in idx], preds)
+                return float(ctx.score([valid[i] for i in idx], preds))
+
+            # fitted on half of the validation subjects, selected on the other half
+            self.postprocess_ = learn_postprocess(raws, golds, score_part,
+                                                  groups=[s.subject for s in valid], seed=ctx.seed)
         self.history_["postprocess"] = self.postprocess_.to_dict()
         self.history_["label_delay_s"] = self._delay_steps(None, ctx.task) / float(ctx.task.rate or 10.0)
         return self
