@@ -1,7 +1,7 @@
 """BAUM-1s protocol: leave one speakers-group out.
 
 The speakers, sorted by number, are cut into ``n_groups`` contiguous groups of
-(nearly) equal size (``numpy.array_split``): S001-S010, S011-S020, S021-S031 for
+(nearly) equal size (``numpy.array_split``): S001-S011, S012-S021, S022-S031 for
 the 31 speakers of the real copy with the default 3 groups. Each group is the
 test set of one fold (10 or more test speakers per fold), validation speakers are
 drawn from the other groups. The grouping does not look at labels.
@@ -22,7 +22,7 @@ class SpeakerGroupsOut(Protocol):
     name: str = "baum1s-speaker-groups"
     n_groups: int = 3
     description: str = ("Leave one speakers-group out: the sorted speakers cut into 3 "
-                        "contiguous groups (S001-S010, S011-S020, S021-S031), one test fold each.")
+                        "contiguous groups (S001-S011, S012-S021, S022-S031), one test fold each.")
     datasets: tuple[str, ...] = ("baum1s",)
     version: str = "1"
 
