@@ -32,9 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
-from sklearn.utils.multiclass import unique_labels
 
 __all__ = [
     "CI",
@@ -74,6 +72,7 @@ MetricKind = Literal["regression", "classification"]
 
 def _as_1d(name: str, values: Any, *, numeric: bool) -> np.ndarray:
     """One argument as a 1-D array; errors name the argument."""
+    import pandas as pd
     if isinstance(values, (pd.DataFrame,)) and values.shape[1] == 1:
         values = values.iloc[:, 0]
     if numeric:
@@ -280,6 +279,7 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def _labels(*arrays: np.ndarray) -> np.ndarray:
+    from sklearn.utils.multiclass import unique_labels
     try:
         return unique_labels(*arrays)
     except ValueError as err:
@@ -288,6 +288,7 @@ def _labels(*arrays: np.ndarray) -> np.ndarray:
 
 
 def _codes(arr: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    import pandas as pd
     return pd.Index(labels).get_indexer(arr)
 
 
@@ -360,6 +361,7 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: ArrayLike | N
     ``y_true`` and ``y_pred``. Items whose true or predicted label is not in
     ``labels`` are left out, as in ``sklearn.metrics.confusion_matrix``.
     """
+    import pandas as pd
     t, p = _pair(y_true, y_pred, numeric=False)
     if labels is None:
         lab = _labels(t, p)

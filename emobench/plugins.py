@@ -5,6 +5,12 @@ included. Each entry point is loaded and called in isolation: one that fails
 to import, or whose hook raises or returns something malformed, is reported
 with its distribution name, version and the reason, and the others still load.
 
+Loading is light by default where a command only shows metadata: ``deep=False``
+skips the checks that call a model's ``search_space`` / ``starting_points``
+(they build Optuna distributions, and importing Optuna costs a start-up that
+``emobench list`` does not need); every command that tunes or checks plugins
+loads deep, and :func:`registry` reloads deep when a light registry is cached.
+
 Environment:
     EMOBENCH_STRICT_PLUGINS=1   turn every such report into a hard error.
     EMOBENCH_BLOCK_PLUGINS=a,b  skip entry points (or distributions) by name.
@@ -17,7 +23,6 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-import optuna
 import pluggy
 
 from emobench import hookspecs
@@ -52,6 +57,7 @@ class Registry:
     au_extractors: dict[str, object] = field(default_factory=dict)
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
     failures: list[tuple[Origin, str]] = field(default_factory=list)
+    deep: bool = True  # search spaces and starting points were checked too
 
     def origin(self, kind: str, name: str) -> Origin:
         return self.origins[(kind, name)]
@@ -105,7 +111,9 @@ def validate_dataset(ds) -> list[str]:
     return out
 
 
-def validate_model(cls) -> list[str]:
+def validate_model(cls, deep: bool = True) -> list[str]:
+    """What is wrong with a model class; ``deep=False`` checks the class
+    attributes only (no ``search_space`` call, so no Optuna import)."""
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         return [f"{cls!r} is not a subclass of emobench.Model"]
     out = []
@@ -119,6 +127,15 @@ def validate_model(cls) -> list[str]:
     bad = [lv for lv in cls.levels if lv not in ("clip", "frame")]
     if bad:
         out.append(f"levels: unknown {bad}")
+    if deep:
+        out += _validate_spaces(cls)
+    return out
+
+
+def _validate_spaces(cls) -> list[str]:
+    import optuna
+
+    out = []
     for profile in ("smoke", "default", "paper"):
         try:
             space = cls.search_space(profile)
@@ -198,7 +215,7 @@ def _contract(hook: str, kind: str, item) -> str | None:
     return None
 
 
-def _collect(pm, reg: Registry) -> list[tuple[str, str, object]]:
+def _collect(pm, reg: Registry, deep: bool = True) -> list[tuple[str, str, object]]:
     """Every (registry attribute, name, item) one plugin registers; raises
     PluginError naming the hook and the contract at the first bad item."""
     staged: list[tuple[str, str, object]] = []
@@ -212,7 +229,8 @@ def _collect(pm, reg: Registry) -> list[tuple[str, str, object]]:
                 why = _contract(hook, kind, item)
                 if why:
                     raise PluginError(why)
-                problems = validate(item) if validate else []
+                problems = ((validate(item, deep) if kind == "model" else validate(item))
+                            if validate else [])
                 name = getattr(item, "name", "")
                 if problems:
                     raise PluginError(f"{hook}: {kind} {name!r}: " + "; ".join(problems))
@@ -228,7 +246,7 @@ def _collect(pm, reg: Registry) -> list[tuple[str, str, object]]:
 
 
 def load_registry(extra_plugins: list[tuple[object, Origin]] = (), *,
-                  strict: bool | None = None) -> Registry:
+                  strict: bool | None = None, deep: bool = True) -> Registry:
     """Discover every plugin and return what they register.
 
     ``extra_plugins`` are (module-or-object, origin) pairs registered in
@@ -237,9 +255,10 @@ def load_registry(extra_plugins: list[tuple[object, Origin]] = (), *,
     clash never replaces one: the later entry point is rejected and reported
     with both distributions. One bad item rejects its whole entry point.
     ``strict`` (default: ``EMOBENCH_STRICT_PLUGINS``) raises one PluginError
-    listing every failing entry point after all were tried.
+    listing every failing entry point after all were tried. ``deep=False``
+    skips the model checks that need Optuna (see the module docstring).
     """
-    reg = Registry()
+    reg = Registry(deep=deep)
     blocked = _blocked()
     candidates: list[tuple[object, Origin]] = []
     eps = sorted(entry_points(group=GROUP),
@@ -264,7 +283,7 @@ def load_registry(extra_plugins: list[tuple[object, Origin]] = (), *,
             reg.failures.append((origin, f"registration failed: {exc}"))
             continue
         try:
-            staged = _collect(pm, reg)
+            staged = _collect(pm, reg, deep)
         except PluginError as exc:
             reg.failures.append((origin, str(exc)))
             continue
@@ -293,9 +312,10 @@ def raise_failures(reg: Registry, names: list[str] | None = None) -> None:
 _REGISTRY: Registry | None = None
 
 
-def registry(refresh: bool = False) -> Registry:
-    """The process-wide registry (loaded once)."""
+def registry(refresh: bool = False, deep: bool = True) -> Registry:
+    """The process-wide registry (loaded once; reloaded deep when a light one
+    is cached and a deep one is asked for)."""
     global _REGISTRY
-    if _REGISTRY is None or refresh:
-        _REGISTRY = load_registry()
+    if _REGISTRY is None or refresh or (deep and not _REGISTRY.deep):
+        _REGISTRY = load_registry(deep=deep)
     return _REGISTRY

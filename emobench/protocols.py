@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroupOut
 
 from emobench.data import Fold, Recording
 
@@ -70,6 +69,8 @@ class Protocol:
         if len(set(groups)) < 2:
             raise ValueError(f"protocol {self.name!r}: cannot carve a subject-disjoint "
                              f"validation split from {len(set(groups))} training subject(s)")
+        from sklearn.model_selection import GroupShuffleSplit
+
         gss = GroupShuffleSplit(n_splits=1, test_size=self.valid_fraction, random_state=seed)
         tr, va = next(gss.split(train_ids, groups=groups))
         return tuple(train_ids[i] for i in tr), tuple(train_ids[i] for i in va)
@@ -78,6 +79,8 @@ class Protocol:
         """One fold per group value (scikit-learn LeaveOneGroupOut), validation
         carved from the training subjects."""
         out = []
+        from sklearn.model_selection import LeaveOneGroupOut
+
         for tr, te in LeaveOneGroupOut().split(recs, groups=groups):
             train, valid = self.split_valid(recs, [recs[i].id for i in tr], seed)
             out.append(Fold(f"{label}={groups[te[0]]}", train, valid, tuple(recs[i].id for i in te)))
@@ -113,6 +116,8 @@ class SubjectKFold(Protocol):
         groups = [r.subject for r in recordings]
         k = min(self.k, len(set(groups)))
         out = []
+        from sklearn.model_selection import GroupKFold
+
         splitter = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
         for i, (tr, te) in enumerate(splitter.split(recordings, groups=groups)):
             train, valid = self.split_valid(recordings, [recordings[j].id for j in tr], seed + i)

@@ -73,11 +73,12 @@ def check_profile(name: str) -> None:
     check_name("profile", name, PROFILES)
 
 
-def registry():
-    """The plugin registry; plugins that failed to load are reported as warnings."""
+def registry(deep: bool = True):
+    """The plugin registry; plugins that failed to load are reported as warnings.
+    ``deep=False``: metadata checks only (no Optuna import), for listings."""
     from emobench.plugins import registry as load
 
-    reg = load()
+    reg = load(deep=deep)
     for origin, reason in reg.failures:
         warn(f"plugin {origin} not loaded: {reason}")
     return reg

@@ -25,22 +25,24 @@ class What(str, Enum):
 
 
 def model_info(reg, name, cls, sized: bool = True) -> dict:
-    """Everything about a model; ``sized=False`` skips the parameter count, which
-    builds the network (and imports torch): the plain listing does without it."""
+    """Everything about a model; ``sized=False`` keeps to the class attributes: no
+    parameter count (it builds the network, importing torch) and no search space
+    (Optuna distributions): the plain listing does without them."""
     o = reg.origin("model", name)
-    params = None
-    try:
-        params = cls.param_count() if sized else None
-    except Exception as exc:  # a model that cannot size itself without data
-        params = f"unknown ({type(exc).__name__})"
-    return {"name": name, "distribution": o.distribution, "version": o.version,
+    info = {"name": name, "distribution": o.distribution, "version": o.version,
             "model_version": cls.version, "consumes": list(cls.consumes),
             "consumes_any": cls.consumes_any, "task_kinds": list(cls.task_kinds),
-            "levels": list(cls.levels), "paper": cls.paper, "params_paper_config": params,
-            "paper_params": cls.paper_params,
-            "search_space": {k: repr(v) for k, v in cls.search_space("default").items()},
-            "starting_points": cls.starting_points("default"),
+            "levels": list(cls.levels), "paper": cls.paper, "paper_params": cls.paper_params,
             "description": cls.description}
+    if not sized:
+        return info
+    try:
+        params = cls.param_count()
+    except Exception as exc:  # a model that cannot size itself without data
+        params = f"unknown ({type(exc).__name__})"
+    return {**info, "params_paper_config": params,
+            "search_space": {k: repr(v) for k, v in cls.search_space("default").items()},
+            "starting_points": cls.starting_points("default")}
 
 
 def dataset_info(reg, name, ds) -> dict:
@@ -131,7 +133,9 @@ def list_(what: What = typer.Argument(What.all, help="What to list."),
           profile: str = typer.Option("default", help="Profile whose protocol choice makes the cells.")):
     """List registered datasets, models, protocols, plugins, or compatible cells."""
     check_profile(profile)
-    reg = registry()
+    # the plain listing reads metadata only; details, --json and cells need the search
+    # spaces (Optuna) and so the deep checks `run` applies
+    reg = registry(deep=as_json or name is not None or what == What.cells)
     if name is not None:
         info = _detail(reg, what, name)
         if as_json:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-import cv2
 import numpy as np
 
 from .cache import ArrayCache, content_key
@@ -177,6 +176,7 @@ _KEY_SPEC.__module__ = __name__
 
 def _video_key(path: Path, spec: FaceClipSpec) -> str:
     # The OpenCV version is part of the key: decoder and cascade changes alter the crops.
+    import cv2
     return content_key("emobench.video.face_clip", PIPELINE_VERSION, cv2.__version__, path, _spec_for_key(spec))
 
 
@@ -224,6 +224,7 @@ def preprocess_video(
 
 
 def _resize_crops(frames: np.ndarray, size: tuple[int, int], gray: bool) -> np.ndarray:
+    import cv2
     out = []
     for f in frames:
         if gray:

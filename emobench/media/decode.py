@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from emobench.layouts import DataError
@@ -81,6 +80,7 @@ def _check_file(path: Path) -> None:
 
 
 def _open_capture(path: Path) -> cv2.VideoCapture:
+    import cv2
     _check_file(path)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
@@ -91,6 +91,7 @@ def _open_capture(path: Path) -> cv2.VideoCapture:
 
 def video_info(path: str | Path) -> dict:
     """``fps``, ``frames`` (as claimed by the container), ``width``, ``height``."""
+    import cv2
     path = Path(path)
     cap = _open_capture(path)
     try:
@@ -119,6 +120,7 @@ def iter_frames(
     the tolerance absorbs containers whose count is only an estimate. Zero
     decodable frames always raises.
     """
+    import cv2
     path = Path(path)
     if step < 1:
         raise ValueError(f"iter_frames: step must be >= 1, got {step}")
@@ -188,6 +190,7 @@ def read_image(path: str | Path) -> np.ndarray:
     Gray images are expanded to three channels so frame sequences have one
     layout. Raises :class:`MediaError` if the file is missing or not an image.
     """
+    import cv2
     path = Path(path)
     _check_file(path)
     buf = np.fromfile(path, dtype=np.uint8)  # works for any path encoding

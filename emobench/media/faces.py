@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
 from .decode import MIN_DETECT_WIDTH, HAAR_FRONTAL_FACE, FaceDetectorUnavailable, _bump
@@ -30,6 +29,7 @@ class Box(NamedTuple):
 
 
 def _to_gray(frame: np.ndarray) -> np.ndarray:
+    import cv2
     if frame.ndim == 2:
         return frame
     if frame.ndim == 3 and frame.shape[2] == 3:
@@ -40,6 +40,7 @@ def _to_gray(frame: np.ndarray) -> np.ndarray:
 
 
 def _haar_path() -> Path:
+    import cv2
     if not hasattr(cv2, "CascadeClassifier"):
         raise FaceDetectorUnavailable(
             f"OpenCV {cv2.__version__} has no cv2.CascadeClassifier (OpenCV 5 removed it); "
@@ -75,6 +76,7 @@ class FaceDetector:
         equalize: bool = True,
         cascade_path: str | Path | None = None,
     ):
+        import cv2
         if scale_factor <= 1.0:
             raise ValueError(f"FaceDetector: scale_factor must be > 1, got {scale_factor}")
         if min_neighbors < 0:
@@ -104,6 +106,7 @@ class FaceDetector:
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         """Face boxes in ``frame`` (BGR or gray), largest first."""
+        import cv2
         gray = _to_gray(np.asarray(frame))
         if gray.dtype != np.uint8:
             raise ValueError(f"FaceDetector.detect: expected uint8 pixels, got {gray.dtype}")
@@ -249,6 +252,7 @@ def crop_face(
     frame are filled with black. ``gray`` converts BGR to one channel, giving
     (h, w) instead of (h, w, 3).
     """
+    import cv2
     frame = np.asarray(frame)
     if frame.ndim not in (2, 3):
         raise ValueError(f"crop_face: expected a (H, W) or (H, W, C) frame, got {frame.shape}")

@@ -15,7 +15,6 @@ import importlib.util
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
 from .decode import FaceDetectorUnavailable, _bump
@@ -116,6 +115,7 @@ def _build_nets():
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Indices kept by IoU non-maximum suppression (boxes are x1, y1, x2, y2)."""
+    import cv2
     if len(boxes) == 0:
         return np.zeros(0, dtype=int)
     xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
@@ -140,6 +140,7 @@ def _square(boxes: np.ndarray) -> np.ndarray:
 
 def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """(N, 3, size, size) float crops, zero-padded where a box leaves the image."""
+    import cv2
     H, W = img.shape[:2]
     out = np.zeros((len(boxes), size, size, 3), dtype=np.float32)
     for i, (x0, y0, x1, y1) in enumerate(np.round(boxes).astype(int)):
@@ -173,6 +174,7 @@ class MTCNNDetector:
         self.n_detections = 0
 
     def _stage1(self, img, torch):
+        import cv2
         H, W = img.shape[:2]
         m = 12.0 / self.min_size
         scale, found = m, []
@@ -202,6 +204,7 @@ class MTCNNDetector:
 
     def detect_faces(self, frame: np.ndarray) -> list[FaceDetection]:
         """Faces in a BGR (or gray) uint8 frame, with score and 5 landmarks, most confident first."""
+        import cv2
         import torch
 
         frame = np.asarray(frame)
@@ -247,6 +250,7 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, *, size: tuple[int, int
                eye_y: float = 0.38, eye_dist: float = 0.4) -> np.ndarray:
     """Eye-aligned crop: rotate so the eyes are level, scale so they are
     ``eye_dist`` of the width apart, centred horizontally at height ``eye_y``."""
+    import cv2
     lm = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     (lx, ly), (rx, ry) = lm[0], lm[1]
     oh, ow = int(size[0]), int(size[1])

@@ -23,7 +23,6 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from emobench.layouts import DataError, quote, read_bytes
 
@@ -95,6 +94,7 @@ def read_openface_csv(src, *, max_abs: float = MAX_ABS, numeric_from: int = 0) -
     ``numeric_from``: columns before it are text (the AVEC instance name) and are
     not checked for magnitude. Raises :class:`DataError` for an empty or binary
     file, a row with too many fields, and an inf / huge cell."""
+    import pandas as pd
     raw = read_bytes(src)
     try:
         text = raw.decode("utf-8-sig")

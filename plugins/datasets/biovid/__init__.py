@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from emobench import hookimpl
-from emobench.media import content_key, default_cache
 from emobench.data import Modality, Recording, Task
 from emobench.dataset import Dataset, DoctorReport, count_recordings, problem_from
 
@@ -25,11 +23,13 @@ DEFAULT_CROP = (112, 112)
 
 
 def _cached(kind: str, path: Path, version: str, compute, **params) -> np.ndarray:
+    from emobench.media import content_key, default_cache
     key = content_key("emobench_plugins.biovid", kind, version, path, params)
     return default_cache().get_or_compute(key, lambda: {"x": compute()})["x"]
 
 
 def _physio_loader(path: Path, version: str):
+    from scipy.signal import resample_poly
     def load(rate: float | None = None) -> np.ndarray:
         """(T, 5) float32 :data:`layout.BIO_CHANNELS` at 512 Hz, or resampled to ``rate`` Hz
         (polyphase, anti-aliased; 25 gives the 138 video-frame steps)."""
@@ -45,6 +45,7 @@ def _physio_loader(path: Path, version: str):
 
 
 def _video_loader(path: Path):
+    from emobench.media import content_key, default_cache
     def load(size: tuple[int, int] = DEFAULT_CROP, gray: bool = False, **spec) -> np.ndarray:
         """Face crops (T, H, W[, 3]) uint8 at 25 fps through the shared face pipeline
         (``emobench.media.preprocess_video``, cached)."""

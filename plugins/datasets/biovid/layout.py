@@ -22,7 +22,6 @@ from pathlib import Path
 import io
 
 import numpy as np
-import pandas as pd
 
 from emobench.layouts import DataError, ZipMember, find_part, inside, read_bytes, zipped_part
 from emobench.media.openface import read_openface_csv
@@ -231,6 +230,7 @@ class SampleRow:
 
 
 def _read_table(path, sep: str) -> pd.DataFrame:
+    import pandas as pd
     raw = read_bytes(path)
     try:
         return pd.read_csv(io.BytesIO(raw), sep=sep, dtype=str, keep_default_na=False)
@@ -289,6 +289,7 @@ MIN_SHARE = 0.9  # a sample shorter than this share of 5.5 s is truncated
 
 
 def read_bio_channels(path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    import pandas as pd
     if not path.is_file():
         raise BioVidFormatError(f"{path}: missing")
     df = _read_table(path, "\t")

@@ -17,7 +17,6 @@ from typing import ClassVar
 import numpy as np
 
 from emobench import hookimpl
-from emobench.media import content_key, default_cache
 from emobench.data import Fold, Modality, Recording, Task
 from emobench.dataset import Dataset, DoctorReport, Problem
 from emobench.protocols import OfficialPartition, Protocol
@@ -78,6 +77,7 @@ class _Streams:
         return max(1, int(info["frames"] / (info["fps"] or 25.0) * LABEL_RATE))
 
     def au_functionals(self, window_s: float = FUNCTIONAL_WINDOW_S) -> np.ndarray:
+        from emobench.media import content_key, default_cache
         window_s = float(window_s)
         feat, audio = self.files["visual"], self.files.get("audio")
         times = self.times()
@@ -95,6 +95,7 @@ class _Streams:
         return default_cache().get_or_compute(key, compute)["x"]
 
     def au_series(self) -> np.ndarray:
+        from emobench.media import content_key, default_cache
         feat, times = self.files["visual"], self.times()
         key = content_key("emobench.sewa.au_series", LOADER_VERSION, feat, times)
 
@@ -105,6 +106,7 @@ class _Streams:
         return default_cache().get_or_compute(key, compute)["x"]
 
     def audio(self, rate: int = AUDIO_RATE) -> np.ndarray:
+        from emobench.media import content_key, default_cache
         from scipy.signal import resample_poly
 
         path, rate = self.files["audio"], int(rate)
@@ -117,6 +119,7 @@ class _Streams:
             key, lambda: {"x": resample_poly(wave, rate // g, sr // g).astype(np.float32)})["x"]
 
     def face_video(self, size=FACE_SIZE, gray: bool = False) -> np.ndarray:
+        from emobench.media import content_key, default_cache
         from emobench.media import FaceClipSpec, face_clip, video_info
 
         path = self.files["video"]

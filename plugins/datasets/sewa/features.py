@@ -8,7 +8,6 @@ samples) onto given label times, so the result has exactly one row per label.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from .layout import OPENFACE_COLUMNS
 
@@ -69,6 +68,7 @@ def speech_activity(wave: np.ndarray, rate: int, centres: np.ndarray, frame_s: f
     peak = 95th percentile of frame energy in dB). A recording whose range is under
     ``min_contrast_db`` has no detectable turns and gets zeros. A median filter of
     ``smooth_steps`` frames closes the short pauses inside a turn."""
+    from scipy.ndimage import median_filter
     x = np.asarray(wave, np.float64)
     if x.size == 0:
         return np.zeros(len(centres), np.float32)

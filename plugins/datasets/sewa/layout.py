@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from emobench.dataset import Problem
 from emobench.layouts import within_root
@@ -122,6 +121,7 @@ def sniff_separator(line: str, path: Path) -> str:
 
 def read_table(path: str | Path) -> Table:
     """Read one label or feature CSV of the package in any of its dialects."""
+    import pandas as pd
     path = Path(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:

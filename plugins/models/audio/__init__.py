@@ -12,7 +12,6 @@ functionals from the clip's 16 kHz waveform through ``emobench.media.audio``
 from __future__ import annotations
 
 import numpy as np
-import optuna.distributions as D
 
 from emobench import Model, hookimpl
 
@@ -49,6 +48,7 @@ class EgemapsLogReg(Model):
 
     @classmethod
     def search_space(cls, profile="default"):
+        import optuna.distributions as D
         return {"C": D.FloatDistribution(1e-3, 1e2, log=True)}
 
     @classmethod

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample
@@ -57,6 +56,7 @@ class _Branch(Model):
     @classmethod
     def search_space(cls, profile="default"):
         # lr is "auto" (the LR table: the paper's 1e-5 only under the paper profile)
+        import optuna.distributions as od
         return {"batch_size": od.CategoricalDistribution([16, 32])}
 
     def _build(self, n_classes: int, profile: str):

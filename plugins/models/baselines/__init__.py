@@ -11,11 +11,6 @@ All are tuned with the same Optuna budget as every other model.
 from __future__ import annotations
 
 import numpy as np
-import optuna.distributions as D
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from emobench import Model, hookimpl
 from emobench_plugins.models.common.inputs import SERIES_KINDS, frame_matrix, pooled_matrix, split_by_lengths
@@ -90,9 +85,13 @@ class LinearBaseline(_TabularModel):
 
     @classmethod
     def search_space(cls, profile="default"):
+        import optuna.distributions as D
         return {"alpha": D.FloatDistribution(1e-3, 1e3, log=True)}
 
     def make_estimator(self, ctx):
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
         if ctx.task.kind == "classification":
             est = LogisticRegression(C=1.0 / self.params["alpha"], max_iter=500,
                                      class_weight="balanced")
@@ -112,6 +111,7 @@ class MLPBaseline(_TabularModel):
 
     @classmethod
     def search_space(cls, profile="default"):
+        import optuna.distributions as D
         return {"hidden": D.IntDistribution(16, 256, log=True),
                 "alpha": D.FloatDistribution(1e-6, 1e-1, log=True),
                 "lr": D.FloatDistribution(1e-4, 1e-2, log=True)}

@@ -16,18 +16,12 @@ best validation epoch and are seeded from ``ctx.seed``.
 from __future__ import annotations
 
 import numpy as np
-import optuna.distributions as od
-import torch
-from torch import nn
-from torch.nn import functional as F
 
 from emobench import hookimpl
 from emobench.data import Sample
 from emobench.model import FitContext, Model
 
-from emobench_plugins.models.common.torch_training import (
-    Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
-    seed_everything, train_epochs)
+from emobench_plugins.models.common.lazy import no_grad
 
 SERIES_KINDS = ("features", "au_series", "physio", "eye_movement", "landmarks")
 
@@ -62,25 +56,6 @@ class _Targets:
         return out[..., 0].astype(np.float64) * self.sd + self.mean
 
 
-class _RNNNet(nn.Module):
-    def __init__(self, n_in: int, n_out: int, cell: str, hidden: int, layers: int,
-                 bidirectional: bool, dropout: float):
-        super().__init__()
-        rnn = {"gru": nn.GRU, "lstm": nn.LSTM}.get(cell)
-        if rnn is None:
-            raise ValueError(f"sequence-rnn: cell must be 'gru' or 'lstm', got {cell!r}")
-        self.rnn = rnn(n_in, hidden, layers, batch_first=True, bidirectional=bidirectional,
-                       dropout=dropout if layers > 1 else 0.0)
-        self.head = nn.Linear(hidden * (2 if bidirectional else 1), n_out)
-
-    def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return out
-
-
 class SequenceRNN(Model):
     name = "sequence-rnn"
     version = "1"
@@ -93,6 +68,7 @@ class SequenceRNN(Model):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         space = {"lr": od.FloatDistribution(3e-4, 1e-2, log=True),
                  "hidden": od.CategoricalDistribution([16, 32, 64])}
         if profile != "smoke":
@@ -103,6 +79,9 @@ class SequenceRNN(Model):
         return space
 
     def _series(self, s: Sample) -> np.ndarray:
+        from emobench_plugins.models.common.torch_training import (
+            Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
+            seed_everything, train_epochs)
         kind = input_kind(self.name, self.consumes, s)
         x = np.asarray(s.x(kind), dtype=np.float32)
         x = x.reshape(len(x), -1) if x.ndim != 1 else x[:, None]
@@ -112,6 +91,13 @@ class SequenceRNN(Model):
         return x
 
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "SequenceRNN":
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+        from emobench_plugins.models.common.torch_training import (
+            Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
+            seed_everything, train_epochs)
         if not train:
             raise ValueError("sequence-rnn: no training samples")
         rng = seed_everything(ctx.seed)
@@ -173,6 +159,7 @@ class SequenceRNN(Model):
         return self
 
     def _outputs(self, X: torch.Tensor, lengths: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+        import torch
         states = self.net_.states(X, lengths)
         if self.task_.level == "frame":
             return self.net_.head(states)
@@ -186,8 +173,9 @@ class SequenceRNN(Model):
             pooled = (states * M[..., None]).sum(1) / M.sum(1, keepdim=True).clamp_min(1)
         return self.net_.head(pooled)
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, samples: list[Sample]) -> list:
+        import torch
         self.net_.eval()
         dev = next(self.net_.parameters()).device
         out = []
@@ -205,25 +193,6 @@ class SequenceRNN(Model):
         return None  # depends on the input width and the tuned size
 
 
-class _FrameCNNNet(nn.Module):
-    def __init__(self, n_out: int, channels: tuple[int, ...], dropout: float):
-        super().__init__()
-        layers, width = [], 1
-        for c in channels:
-            layers += [nn.Conv2d(width, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
-                       nn.MaxPool2d(2)]
-            width = c
-        self.body = nn.Sequential(*layers)
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(width, n_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, frames, H, W) -> (N, n_out): frame embeddings averaged, then the head."""
-        n, f = x.shape[:2]
-        emb = self.body(x.reshape(n * f, 1, *x.shape[2:])).mean((-2, -1))
-        return self.head(self.drop(emb.reshape(n, f, -1).mean(1)))
-
-
 class FrameCNN(Model):
     name = "frame-cnn"
     version = "1"
@@ -236,6 +205,7 @@ class FrameCNN(Model):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         space = {"lr": od.FloatDistribution(3e-4, 1e-2, log=True)}
         if profile != "smoke":
             space.update({"dropout": od.CategoricalDistribution([0.0, 0.2, 0.5]),
@@ -253,6 +223,12 @@ class FrameCNN(Model):
         return (v - mu) / np.maximum(sd, 1e-6)
 
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "FrameCNN":
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        import torch
+        from torch.nn import functional as F
+        from emobench_plugins.models.common.torch_training import (
+            Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
+            seed_everything, train_epochs)
         if not train:
             raise ValueError("frame-cnn: no training samples")
         rng = seed_everything(ctx.seed)
@@ -284,8 +260,9 @@ class FrameCNN(Model):
                                      evaluate, ctx)
         return self
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, samples: list[Sample]) -> list:
+        import torch
         self.net_.eval()
         dev = next(self.net_.parameters()).device
         out = []
@@ -297,11 +274,14 @@ class FrameCNN(Model):
 
     @classmethod
     def param_count(cls, modalities=None, task=None) -> int:
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
         n = len(task.classes) if task is not None and task.kind == "classification" else 1
         net = _FrameCNNNet(n, tuple(cls.paper_params["channels"]), 0.0)
         return sum(q.numel() for q in net.parameters())
 
     def torch_module(self, modalities=None, task=None):
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        import torch
         net = getattr(self, "net_", None)
         if net is None:
             n = len(task.classes) if task is not None and task.kind == "classification" else 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample
@@ -55,6 +54,7 @@ class EMERT(Model):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         return {"lr": od.FloatDistribution(1e-5, 1e-3, log=True),
                 "weight_decay": od.CategoricalDistribution([0.0, 5e-4])}
 

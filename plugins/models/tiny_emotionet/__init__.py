@@ -24,14 +24,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample
 from emobench.model import FitContext
 
-from emobench_plugins.models.tiny_emotionet.nets import ModelANet, TinyEmotioNetNet
-from emobench_plugins.models.common.torch_training import resolve_epochs
 
 from .base import _TRAINING_PARAMS, UNBC_FEATURES, _FrameConvModel
 
@@ -52,6 +49,7 @@ class TinyEmotioNet(_FrameConvModel):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         space = {
             "lr": od.FloatDistribution(1e-4, 3e-2, log=True),
             "activation": od.CategoricalDistribution(["linear", "relu"]),
@@ -67,6 +65,7 @@ class TinyEmotioNet(_FrameConvModel):
         return space
 
     def _build(self, n_features: int) -> TinyEmotioNetNet:
+        from emobench_plugins.models.tiny_emotionet.nets import ModelANet, TinyEmotioNetNet
         p = self.params
         return TinyEmotioNetNet(n_features, kernel=int(p["kernel"]), activation=p["activation"],
                                 td_dense=bool(p["td_dense"]), batchnorm=bool(p["batchnorm"]))
@@ -197,6 +196,7 @@ class TinyEmotioNetModelA(_FrameConvModel):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         space = {"lr": od.FloatDistribution(1e-4, 1e-2, log=True),
                  "standardize": od.CategoricalDistribution([False, True])}
         if profile != "smoke":
@@ -206,10 +206,12 @@ class TinyEmotioNetModelA(_FrameConvModel):
         return space
 
     def _build(self, n_features: int) -> ModelANet:
+        from emobench_plugins.models.tiny_emotionet.nets import ModelANet, TinyEmotioNetNet
         p = self.params
         return ModelANet(n_features, tuple(p["filters"]), tuple(p["kernels"]), float(p["dropout"]))
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
+        from emobench_plugins.models.common.torch_training import resolve_epochs
         return resolve_epochs(self.params, ctx, 2, 20, 1000)
 
 
@@ -247,11 +249,13 @@ class TinyEmotioNetPain(TinyEmotioNet):
         return value
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
+        from emobench_plugins.models.common.torch_training import resolve_epochs
         paper = self.PRESETS[self.preset(n_features)]["paper_epochs"]
         return resolve_epochs(self.params, ctx, 3, 60, paper)
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         space = {"lr_scale": od.FloatDistribution(0.1, 30.0, log=True),
                  "standardize": od.CategoricalDistribution([False, True])}
         if profile != "smoke":

@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from emobench.data import Modality, Sample, Task
 from emobench.model import FitContext, Model
 
-from emobench_plugins.models.common.torch_training import (
-    Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
-    resolve_epochs, seed_everything, series, train_epochs)
-from emobench_plugins.models.tiny_emotionet.nets import count_parameters
-from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, learn_postprocess
 
 from .streaming import ConvStreamer
+from emobench_plugins.models.common.lazy import no_grad
 
 
 PAPER = ("Pandit, Schmitt, Cummins, Schuller: I see it in your eyes: Training the "
@@ -79,9 +74,11 @@ class _FrameConvModel(Model):
 
     @classmethod
     def param_count(cls, modalities=None, task=None) -> int:
+        from emobench_plugins.models.tiny_emotionet.nets import count_parameters
         return count_parameters(cls()._build(cls._features_of(modalities)))
 
     def torch_module(self, modalities=None, task=None):
+        import torch
         n = self._features_of(modalities)
         net = self.net_ if getattr(self, "net_", None) is not None else self._build(n)
         n = net.conv.in_channels
@@ -93,6 +90,9 @@ class _FrameConvModel(Model):
         return self.params[key]
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
+        from emobench_plugins.models.common.torch_training import (
+            Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
+            resolve_epochs, seed_everything, series, train_epochs)
         return resolve_epochs(self.params, ctx, 3, 100, 1000)
 
     def _delay_steps(self, sample: Sample | None, task: Task, rate: float | None = None) -> int:
@@ -164,6 +164,9 @@ class _FrameConvModel(Model):
             return n
 
     def _x(self, sample: Sample) -> np.ndarray:
+        from emobench_plugins.models.common.torch_training import (
+            Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
+            resolve_epochs, seed_everything, series, train_epochs)
         kind = input_kind(self.name, self.consumes, sample)
         x = series(sample, kind, self.name)
         if x.shape[1] != self.n_features_:
@@ -186,6 +189,11 @@ class _FrameConvModel(Model):
 
     # -- training -----------------------------------------------------------
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "Model":
+        import torch
+        from emobench_plugins.models.common.torch_training import (
+            Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
+            resolve_epochs, seed_everything, series, train_epochs)
+        from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, learn_postprocess
         if not train:
             raise ValueError(f"model {self.name!r}: no training samples")
         rng = seed_everything(ctx.seed)
@@ -272,9 +280,10 @@ class _FrameConvModel(Model):
         return self
 
     # -- inference ----------------------------------------------------------
-    @torch.no_grad()
+    @no_grad
     def _raw(self, x: np.ndarray) -> np.ndarray:
         """Network output in the input's time frame (before the delay shift-back)."""
+        import torch
         dev = next(self.net_.parameters()).device
         return self.net_(torch.from_numpy(x)[None].to(dev))[0].double().cpu().numpy()
 

@@ -16,7 +16,6 @@ from collections import deque
 from typing import ClassVar
 
 import numpy as np
-import optuna.distributions as od
 
 from emobench import hookimpl
 from emobench.data import Sample, Task
@@ -82,6 +81,7 @@ class TSMResNet(Model):
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
+        import optuna.distributions as od
         return {"lr": od.FloatDistribution(1e-5, 1e-3, log=True),
                 "batch_size": od.CategoricalDistribution([4, 16])}
 
