@@ -81,3 +81,54 @@ def test_missing_store_is_an_error(tmp_path):
     with pytest.raises(lb.StoreNotFound):
         lb.require_store(f"sqlite:///{tmp_path}/none.db")
     assert not (tmp_path / "none.db").exists()
+
+
+def _real_run(url, dataset, models, task="*"):
+    from emobench.plugins import registry
+
+    cells = []
+    for m in models:
+        cells += plan(registry(), get_profile("smoke"), dataset=dataset, model=m, task=task)[0]
+    assert cells
+    s = runner.run(cells, profile="smoke", store_url=url, progress=False)
+    assert s.failed == 0, s.failures
+
+
+def test_no_model_row_exceeds_the_reference_of_its_test_set(tmp_path):
+    """The reference is the oracle on the latent state of each table's own test set
+    (SEWA: raters' delay and smoothing modelled, CCC-optimal map; UNBC VAS: the
+    conditional median report), and no model row beats it."""
+    url = f"sqlite:///{tmp_path}/r.db"
+    _real_run(url, "sewa", ["mean", "linear", "tiny-emotionet"], task="arousal")
+    _real_run(url, "unbc", ["mean", "linear", "mlp"], task="vas")
+    tables = lb.collect(Store(url))
+    seen = set()
+    for t in tables:
+        ref = t.reference
+        assert ref.get("scope") == "test set", (t.title, ref)
+        assert ref[t.metric] == ref["value"]
+        for e in t.entries:
+            if np.array_equal(e.item, next(b for b in t.entries if b.is_best).item):
+                ok = e.score <= ref["value"] if t.greater_is_better else e.score >= ref["value"]
+                assert ok, (t.title, e.model, e.score, ref)
+        seen.add((t.dataset, t.test_set))
+    # one reference per SEWA test set, and they differ between test sets
+    sewa = {t.test_set: t.reference["value"] for t in tables if t.dataset == "sewa"}
+    assert set(sewa) == {"test=CN", "test=DE", "test=HU"} and len(set(sewa.values())) == 3
+    assert min(sewa.values()) > 0.9
+    assert any(d == "unbc" for d, _ in seen)
+    text = lb.render_table(next(t for t in tables if t.dataset == "unbc"))
+    assert "reference: oracle on the latent state, on this test set" in text
+
+
+def test_params_of_an_unprofiled_row_say_so_instead_of_the_paper_config(reg, tmp_path):
+    url = f"sqlite:///{tmp_path}/r.db"
+    _run(reg, url)
+    (t,) = lb.collect(Store(url))
+    assert any(e.params is not None for e in t.entries)  # the rows carry a class-level size
+    lines = lb.render_table(t, []).splitlines()
+    head = [c.strip() for c in lines[0].split("|")]
+    col = head.index("params")
+    for e in t.entries:
+        cells = [c.strip() for c in next(x for x in lines if f"| {e.model} " in x).split("|")]
+        assert cells[col] == "not profiled", cells

@@ -103,19 +103,26 @@ def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
         prof, why = profile_for(e, t, profs)
         fig = (prof or {}).get("figures") or {}
         fps = fig.get("source_fps") or fig.get("fps_batch1")
-        params = e.params if e.params is not None else fig.get("params")
+        # the tuned configuration's size comes from its profile only: a row's own
+        # param_count is the class default (the paper configuration), not the tuned one
+        params = fig.get("params") if prof else None
         rt = why or ("yes" if fps and fps >= fig.get("source_rate", 25.0) else "no")
         row = [r, e.model, _inputs(e), ci_txt, _seeds(e)]
         row += [_fmt(e.per_sequence_ccc)] if per_seq else []
-        row += [diff, holm, folds, e.trials, "not reported" if params is None else f"{int(params):,}",
+        size = (why if not prof else "not reported") if params is None else f"{int(params):,}"
+        row += [diff, holm, folds, e.trials, size,
                 _fmt(fig.get("p50_ms"), 2) if prof else why, _fmt(fps, 1) if prof else why, rt]
         body.append(row)
     out = tabulate(body, head, tablefmt="github", disable_numparse=True)
-    ref = t.reference.get(t.metric)
+    ref = t.reference.get("value")
     if ref is not None and t.synthetic:  # a real copy has no generator
-        out += (f"\n\nReference ({t.metric}): **{_fmt(ref)}**, the stand-in generator's oracle on "
-                f"the latent state (what a model that saw the noise-free state could reach; "
-                f"computed by the stand-in writer over all its recordings).")
+        if t.reference.get("scope") == "test set":
+            where = f"on this test set (k = {t.k})"
+        else:
+            where = "over all recordings of the stand-in (the writer gave none for this test set)"
+        out += (f"\n\nReference ({t.metric}): **{_fmt(ref)}**, reference: oracle on the latent state, "
+                f"{where}: what a model that saw the noise-free state and the raters' model could "
+                f"reach; no model row should exceed it.")
     return out
 
 

@@ -138,7 +138,7 @@ class _Streams:
 class Sewa(Dataset):
     name = "sewa"
     version = "1"
-    standin_version = "1"  # bump when the stand-in files change
+    standin_version = "2"  # bump when the stand-in files change
     title = "SEWA / AVEC 2019 Cross-cultural Emotion Sub-challenge (CES)"
     folder = "AVEC2019_CES_traindeveltest"
     citation = ("Ringeval et al., AVEC 2019 Workshop and Challenge: State-of-Mind, Detecting "

@@ -71,7 +71,7 @@ class UnbcHoldout(SubjectHoldout):
 class Unbc(Dataset):
     name = "unbc"
     version = "1"
-    standin_version = "1"  # bump when the stand-in files change
+    standin_version = "2"  # bump when the stand-in files change
     title = "UNBC-McMaster Shoulder Pain Expression Archive"
     folder = "UNBC-McMaster"
     modalities = {

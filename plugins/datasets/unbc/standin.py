@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from emobench.sim import AU_INDEX, UNBC_AUS, World, annotate_facs, pain_reports, pspi
-from emobench.sim.ceilings import regression_ceiling
+from emobench.sim.ceilings import regression_ceiling, report_median
 from emobench.sim.face import landmarks, make_background, render_face
 from emobench.sim.latent import ou_process
 from emobench.sim.rng import derive
@@ -119,9 +119,11 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0, n_jobs: int | 
                    "black_frames": total("black_frames"),
                    "empty_facs_files": total("empty_facs_files")},
         "ceilings": _ceilings(np.array([s["peak"] for s in stats]),
-                              {k: [s[k] for s in stats] for k in ("VAS", "OPR")}),
+                              {k: [s[k] for s in stats] for k in ("VAS", "OPR")},
+                              [job[3] for job in jobs]),
         "notes": "pspi and pain are exact functions of the facs14 input (ceiling 1); vas/opr "
-                 "ceilings: the sequence's true peak pain, affinely calibrated.",
+                 "references: the conditional median report given the sequence's true peak "
+                 "pain, per sequence (oracle_items), scored on each table's test set.",
     }
 
 
@@ -178,16 +180,20 @@ def _write_sequence(out: Path, seed: int, cfg: dict, k: int, j: int, sdir: str, 
             "VAS": rep["VAS"], "OPR": rep["OPR"]}
 
 
-def _ceilings(peaks: np.ndarray, reports: dict[str, list[int]]) -> dict:
+def _ceilings(peaks: np.ndarray, reports: dict[str, list[int]], ids: list[str]) -> dict:
     out = {"pspi": {"ccc": 1.0, "pearson": 1.0, "mae": 0.0, "rmse": 0.0},
            "pain": {"uar": 1.0, "macro_f1": 1.0, "accuracy": 1.0}}
-    for task, scale in (("vas", "VAS"), ("opr", "OPR")):
+    for task, scale, top in (("vas", "VAS", 10), ("opr", "OPR", 5)):
         y = np.asarray(reports[scale], float)
         if np.ptp(y) == 0 or np.ptp(peaks) == 0:
             continue  # a constant target has no defined correlation ceiling
         best = lambda m: regression_ceiling(peaks, y, 1.0, max_delay_s=0.0, metric=m)["score"]  # noqa: E731
         out[task] = {"mae": best("mae"), "rmse": float(np.sqrt(best("mse"))),
-                     "pearson": best("pcc"), "ccc": best("ccc")}
+                     "pearson": best("pcc"), "ccc": best("ccc"),
+                     # the MAE-optimal oracle on the latent state, per sequence id
+                     "oracle": "conditional median report given the true peak pain",
+                     "oracle_items": {i: float(v) for i, v in
+                                      zip(ids, report_median(peaks, top))}}
     return out
 
 
