@@ -167,3 +167,19 @@ def test_run_and_leaderboard_table_of_a_pairing(tmp_path):
     assert all(str(i).startswith("ckplus:") for i in entry.item)      # tested on CK+ only
     again = runner.run(cells, profile="smoke", store_url=url, progress=False, log=lambda *a: None)
     assert again.run == 0 and again.reused == 1                       # same identity: reused
+
+
+def test_default_matrix_holds_only_the_cheap_pairings():
+    from emobench.cells import plan
+    from emobench.plugins import registry
+    from emobench.profiles import get_profile
+
+    reg = registry()
+    cells, skipped = plan(reg, get_profile("default"), dataset="*-to-*", model="mean")
+    assert {c.dataset for c in cells} == {p.name for p in pairs() if p.default} >= {"rafdb-to-ckplus"}
+    assert any(s.dataset == "rafdb-to-affectnet" and "--task" in s.reason for s in skipped)
+    chosen, _ = plan(reg, get_profile("default"), dataset="rafdb-to-affectnet", model="mean",
+                     task="anger*")
+    assert [c.dataset for c in chosen] == ["rafdb-to-affectnet"]
+    paper, _ = plan(reg, get_profile("paper"), dataset="*-to-*", model="mean")
+    assert {c.dataset for c in paper} == {p.name for p in pairs()}
