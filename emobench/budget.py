@@ -165,11 +165,81 @@ def _size(job) -> dict:
     return dict(getattr(job, "size", None) or {})
 
 
-def job_seconds(job, model_cls, modalities, task, share: float, m: Machine) -> float | None:
+# Video inputs the planner measures the length of (frames per recording), for
+# models whose cost depends on it (clips per video): a stand-in's EMER or RML
+# clip holds 8-12 frames (one 16-frame clip), a BioVid video 138 (16 clips).
+VIDEO_KINDS = ("face_video",)
+_FRAMES: dict = {}
+
+
+def _frames_file() -> Path:
+    from emobench.datasource import cache_root
+
+    return cache_root() / "plan-frames.json"
+
+
+def recording_frames(ds, root: str, fingerprint: str, modality: str, probe: int = 3) -> float | None:
+    """Median frames per recording of ``modality`` (a video input): the first
+    ``probe`` recordings' decoded length, read once per corpus content
+    (``fingerprint``) and cached in the cache folder, so a rerun decodes nothing.
+    None when it cannot be read (the model then assumes its own default)."""
+    import numpy as np
+
+    key = f"{ds.name}|{getattr(ds, 'version', '')}|{fingerprint}|{modality}"
+    if key in _FRAMES:
+        return _FRAMES[key]
+    path = _frames_file()
+    known: dict = {}
+    if path.exists():
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            known = {}
+    if key not in known:
+        value = None
+        try:
+            recs = [r for r in ds.load(Path(root)) if modality in r.streams]
+            lengths = []
+            for r in recs:
+                try:
+                    # EmoP3D's crops: the same cached face track the models read later
+                    lengths.append(len(r.load(modality, size=(100, 100), gray=True)))
+                except Exception:
+                    continue
+                finally:
+                    r.forget()
+                if len(lengths) >= probe:
+                    break
+            value = float(np.median(lengths)) if lengths else None
+        except Exception:
+            value = None
+        known[key] = value
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(known, indent=1))
+        except OSError:
+            pass
+    _FRAMES[key] = known[key]
+    return known[key]
+
+
+def _video_frames(job, ds) -> dict:
+    """``{"frames": median frames per recording}`` of the job's video input, if any."""
+    inputs = dict(getattr(job, "inputs", None) or {})
+    for kind, name in inputs.items():
+        if kind in VIDEO_KINDS and getattr(job, "root", None) and getattr(job, "fingerprint", None):
+            n = recording_frames(ds, job.root, job.fingerprint, name)
+            return {} if n is None else {"frames": n}
+    return {}
+
+
+def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
+                extra: dict | None = None) -> float | None:
     """Estimated seconds of one job at ``share`` of its default work; None
-    when the model declares no cost."""
+    when the model declares no cost. ``extra``: more knobs for the model's
+    cost (the planner's measured ``frames`` per recording of a video input)."""
     size = _size(job)
-    knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size}
+    knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size, **(extra or {})}
     c = model_cls.cost(modalities, task, int(size.get("n_train", 0)), knobs,
                        n_steps=int(size.get("n_steps", 0)))
     if c is None:
@@ -219,8 +289,9 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         first = {}
         for j in cjobs:
             first.setdefault((j.seed, _size(j).get("group", j.fold_index)), j.key)
+        extra = _video_frames(cjobs[0], ds) if getattr(cls, "cost_uses_frames", False) else {}
         for s in SHARES:
-            secs = [job_seconds(j, cls, ds.modalities, task, s, m) if first.get(
+            secs = [job_seconds(j, cls, ds.modalities, task, s, m, extra) if first.get(
                 (j.seed, _size(j).get("group", j.fold_index))) == j.key else m.overhead_s for j in cjobs]
             if any(x is None for x in secs):
                 secs = [m.overhead_s + j.trials * UNDECLARED_TRIAL_S for j in cjobs]
@@ -240,10 +311,12 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
                            min(s for s in SHARES if s >= floor[cell]))
                 for cell, rows in table.items()}
 
-    prepare = PREPARE_S * len({c.dataset for c in table})
+    def prepare_of(cells) -> float:
+        # the first read of each corpus that still has a cell in the run
+        return PREPARE_S * len({c.dataset for c in cells})
 
     def total(shares: dict) -> float:
-        return (prepare + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
+        return (prepare_of(shares) + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
 
     shares = {c: 1.0 for c in table}
     if budget_s is not None and total(shares) > budget_s * SAFETY:
@@ -276,7 +349,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     cell_cost = {c: sum(table[c][shares[c]]) for c in shares}
     planned.sort(key=lambda j: (cell_cost[j.cell], str(j.cell), j.seed, j.fold_index))
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
-                prepare_s=prepare, deferred=deferred)
+                prepare_s=prepare_of(shares), deferred=deferred)
 
 
 def _fmt_s(s: float) -> str:

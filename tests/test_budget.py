@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from emobench import budget
@@ -45,22 +46,64 @@ def _cells(**kw):
 
 def test_emop3d_cost_is_declared_flops_over_the_machine_rate():
     reg = registry()
-    cell = _cells(model="emop3d")[0]  # any face-video corpus
+    cell = next(c for c in _cells(model="emop3d")
+                if reg.dataset(c.dataset).task(c.task).level == "clip")  # a clip-level face-video task
     ds, cls = reg.dataset(cell.dataset), reg.model("emop3d")
     task = ds.task(cell.task)
-    c = cls.cost(ds.modalities, task, 40, {"work": 1.0, "profile": "default", "n_valid": 10, "n_test": 20,
-                                                  "trials": 4})
+    knobs = {"work": 1.0, "profile": "default", "n_valid": 10, "n_test": 20, "trials": 4}
+    c = cls.cost(ds.modalities, task, 40, knobs)
     from emobench_plugins.models.emop3d import clip_gflop
 
     fwd = clip_gflop(len(task.classes), 16, 100)
-    train = min(cls.CLIP_BUDGET["default"], 40 * cls.CLIPS_PER_VIDEO * cls.default_epochs)
-    infer = (10 * cls.default_epochs + 10 + 20 / 4) * cls.CLIPS_PER_VIDEO
+    per_video = cls.CLIPS_PER_VIDEO  # no measured length: the model's default
+    searched = min(cls.CLIP_BUDGET["default"], 40 * per_video * cls.default_epochs)
+    paper = cls.CLIP_BUDGET["default"] * cls.PAPER_TRIAL_SHARE  # the first, paper-setting trial
+    train = (paper + 3 * searched) / 4
+    predicted = cls.PREDICT_CLIPS["default"]  # evenly spaced clips per predicted video
+    infer = (10 * cls.default_epochs + 10 + 20 / 4) * predicted
     assert c["gflop"] == pytest.approx(fwd * (3 * train + infer))
     job = FakeJob("k", None, 0, 0, 4, size={"n_train": 40, "n_valid": 10, "n_test": 20})
     secs = budget.job_seconds(job, cls, ds.modalities, task, 1.0, MACHINE)
     assert secs == pytest.approx(0.5 + 4 * c["gflop"] / (100.0 * c["efficiency"]))
     half = budget.job_seconds(job, cls, ds.modalities, task, 0.5, MACHINE)
     assert half < secs  # the work share cuts the clip budget
+    # a measured length of 8 frames (a stand-in EMER clip) is one padded clip per video
+    short = cls.cost(ds.modalities, task, 40, {**knobs, "frames": 8})
+    train1 = min(cls.CLIP_BUDGET["default"], 40 * 1 * cls.default_epochs)
+    paper1 = min(40 * cls.default_epochs, paper)
+    expect = fwd * (3 * (paper1 + 3 * train1) / 4 + (10 * cls.default_epochs + 10 + 5) * 1)
+    assert short["gflop"] == pytest.approx(expect) and short["gflop"] < c["gflop"] / 4
+
+
+def test_the_planner_measures_video_length_once_per_corpus_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path))
+    budget._FRAMES.clear()
+    calls = []
+
+    class Rec:
+        def __init__(self, n):
+            self.streams = {"video": None}
+            self.n = n
+
+        def load(self, name, **spec):
+            calls.append((name, spec))
+            return np.zeros((self.n, 4, 4), np.uint8)
+
+        def forget(self):
+            pass
+
+    class DS:
+        name, version = "toy", "1"
+
+        def load(self, root):
+            return [Rec(10), Rec(30), Rec(20), Rec(99)]
+
+    assert budget.recording_frames(DS(), str(tmp_path), "fp1", "video") == 20.0  # median of 3
+    assert len(calls) == 3
+    budget._FRAMES.clear()  # a new process reads the cached figure and decodes nothing
+    assert budget.recording_frames(DS(), str(tmp_path), "fp1", "video") == 20.0
+    assert len(calls) == 3
+    assert (tmp_path / "plan-frames.json").exists()
 
 
 def test_no_budget_keeps_every_job_whole_and_orders_cheap_first():

@@ -17,8 +17,8 @@ parameters, the fallback rules and measured speed.
 
 from .cache import ArrayCache, CacheError, content_key, default_cache
 from .clips import (FaceClip, FaceClipSpec, face_clip, preprocess_frames, preprocess_video,
-                    sample_clips, take_clips, track_and_crop)
-from .decode import (PIPELINE_VERSION, FaceDetectorUnavailable, MediaError, iter_frames, read_frames,
+                    resize_crops, sample_clips, take_clips, track_and_crop)
+from .decode import (CANONICAL_CROP, PIPELINE_VERSION, FaceDetectorUnavailable, MediaError, iter_frames, read_frames,
                      read_image, reset_video_stats, video_info, video_stats)
 from .faces import Box, FaceDetector, FaceTracker, crop_face
 from .audio import (audio_features, audio_stats, egemaps, log_mel, read_audio, reset_audio_stats,
@@ -28,7 +28,8 @@ __all__ = [
     "MediaError", "FaceDetectorUnavailable", "Box", "FaceDetector", "FaceTracker", "FaceClipSpec",
     "FaceClip", "iter_frames", "read_frames", "read_image", "video_info", "crop_face",
     "track_and_crop", "preprocess_frames", "preprocess_video", "face_clip", "sample_clips",
-    "take_clips", "video_stats", "reset_video_stats", "PIPELINE_VERSION",
+    "take_clips", "video_stats", "reset_video_stats", "PIPELINE_VERSION", "CANONICAL_CROP",
+    "resize_crops",
     "ArrayCache", "CacheError", "content_key", "default_cache",
     "read_audio", "voice_activity", "log_mel", "vggish_patches", "egemaps", "audio_features",
     "wave_features", "audio_stats", "reset_audio_stats",

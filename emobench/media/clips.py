@@ -219,11 +219,11 @@ def preprocess_video(
     canonical = (CANONICAL_CROP, CANONICAL_CROP)
     if max(h, w) <= CANONICAL_CROP and (spec.size, spec.gray) != (canonical, False):
         base = face_clip(path, replace(spec, size=canonical, gray=False), cache).frames
-        return _resize_crops(base, (h, w), spec.gray)
+        return resize_crops(base, (h, w), spec.gray)
     return face_clip(path, spec, cache).frames
 
 
-def _resize_crops(frames: np.ndarray, size: tuple[int, int], gray: bool) -> np.ndarray:
+def resize_crops(frames: np.ndarray, size: tuple[int, int], gray: bool) -> np.ndarray:
     import cv2
     out = []
     for f in frames:

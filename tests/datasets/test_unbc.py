@@ -92,7 +92,12 @@ def test_face_video_is_cached():
     again = Unbc().load(STANDARD)[0]  # fresh recording objects: only the disk cache can help
     again.load("face_video", size=(16, 16))
     assert video_stats()["images_decoded"] == 0
-    again.load("face_video", size=(20, 20))
+    # another crop size or grey comes from the same cached decode and face track
+    small = again.load("face_video", size=(20, 20), gray=True)
+    colour = again.load("face_video", size=(100, 100), gray=False)
+    assert video_stats()["images_decoded"] == 0 and video_stats()["detections"] == 0
+    assert small.shape[1:] == (20, 20) and colour.shape[1:] == (100, 100, 3)
+    again.load("face_video", size=(20, 20), detect_every=1)  # another face track: decoded again
     assert video_stats()["images_decoded"] > 0
 
 

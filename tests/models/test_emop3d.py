@@ -169,12 +169,26 @@ def test_clip_budget_of_the_profile():
 
 
 def test_video_prediction_is_mean_of_clip_probabilities(fitted):
-    sample = make_videos(2, 4)[1]
+    short = make_videos(2, 4)[1]
+    frames = np.concatenate([short.x("face_video")] * 3)  # long enough for more clips than the cap
+    rec = Recording("long", "s9", labels={"emotion": 1}, streams={"video": lambda **kw: frames})
+    sample = Sample(rec, TASK, {"face_video": "video"})
     clips = fitted.clips(sample)
     probs = fitted.clip_probabilities(clips)
     np.testing.assert_allclose(probs.sum(1), 1.0)
-    np.testing.assert_allclose(fitted.predict_proba([sample])[0], probs.mean(0))
-    assert fitted.predict([sample])[0] == int(np.argmax(probs.mean(0)))
+    # outside `paper`: the mean over PREDICT_CLIPS evenly spaced clips, recorded in the history
+    cap = emop3d.EmoP3D.PREDICT_CLIPS["smoke"]
+    assert len(clips) > cap and fitted.history_["predict_clips"] == cap
+    spaced = np.linspace(0, len(clips) - 1, cap).round().astype(int)
+    np.testing.assert_allclose(fitted.predict_proba([sample])[0], probs[spaced].mean(0))
+    assert fitted.predict([sample])[0] == int(np.argmax(probs[spaced].mean(0)))
+    # the paper profile averages every clip
+    saved = fitted.profile_
+    try:
+        fitted.profile_ = "paper"
+        np.testing.assert_allclose(fitted.predict_proba([sample])[0], probs.mean(0))
+    finally:
+        fitted.profile_ = saved
 
 
 def test_streaming_equals_offline_clips(fitted):

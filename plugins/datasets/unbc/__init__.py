@@ -191,9 +191,16 @@ def _face_video_loader(seq: L.SequenceFiles):
         import cv2
 
         from emobench.media import content_key, default_cache
-        from emobench.media import PIPELINE_VERSION, FaceClipSpec, preprocess_frames, read_image
+        from emobench.media import (CANONICAL_CROP, PIPELINE_VERSION, FaceClipSpec, preprocess_frames,
+                                    read_image, resize_crops)
 
-        spec = FaceClipSpec(size=tuple(size), gray=bool(gray), **options)
+        size = tuple(int(v) for v in size)
+        canonical = (CANONICAL_CROP, CANONICAL_CROP)
+        if max(size) <= CANONICAL_CROP and (size, bool(gray)) != (canonical, False):
+            # every model's crop size comes from one decode and face track of the
+            # sequence (one cached colour crop), as for the video corpora
+            return resize_crops(load(canonical, False, **options), size, bool(gray))
+        spec = FaceClipSpec(size=size, gray=bool(gray), **options)
         key = content_key("emobench_plugins.unbc.face_video", Unbc.version, PIPELINE_VERSION,
                           cv2.__version__, list(seq.images), spec)
 

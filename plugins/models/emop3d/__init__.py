@@ -76,7 +76,9 @@ def accumulate_step(net, X: np.ndarray, Y: torch.Tensor, idx: np.ndarray, device
 
 class EmoP3D(Model):
     name = "emop3d"
-    version = "3"  # 3: fused pooling/normalisation kernels, micro-batches; 2: frame-level tasks, Adam
+    # 4: at most PREDICT_CLIPS evenly spaced clips per video predicted outside `paper`;
+    # 3: fused pooling/normalisation kernels, micro-batches; 2: frame-level tasks, Adam
+    version = "4"
     paper = PAPER
     description = ("3DPyraNet weighted-sum 3D layers with pyramidal pooling on 16x100x100 "
                    "grey face clips; clip probabilities averaged per video")
@@ -144,7 +146,15 @@ class EmoP3D(Model):
     # few hundred; the whole matrix on 2 cores needs the lower floor (the share is
     # recorded on every row).
     min_work: ClassVar[float] = 0.25
-    CLIPS_PER_VIDEO: ClassVar[int] = 16  # a 5.5 s stand-in video at 25 fps, stride 8
+    CLIPS_PER_VIDEO: ClassVar[int] = 16  # a 5.5 s video at 25 fps, stride 8 (without a measured length)
+    # Outside `paper` a clip-level prediction (validation and test) averages at
+    # most this many evenly spaced clips of a video instead of every clip at
+    # stride 8: neighbouring clips overlap by half and agree, and inference was
+    # most of a cell at the budget's floor (docs/performance.md). Frame-level
+    # tasks keep the clips covering every frame. Recorded in ``history_``.
+    PREDICT_CLIPS: ClassVar[dict] = {"smoke": 4, "default": 4, "paper": None}
+    # the planner passes the measured frames per recording (knob "frames")
+    cost_uses_frames: ClassVar[bool] = True
 
     def _is_paper_setting(self) -> bool:
         p, paper = self.params, self.paper_params
@@ -173,19 +183,31 @@ class EmoP3D(Model):
 
     @classmethod
     def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
+        from emobench.media import sample_clips
         profile = knobs.get("profile", "default")
-        m = cls(optimizer="adam", lr=1e-4, batch_size=16)  # a searched trial: the paper's is cheaper
-        budget, _ = m._clip_budget(profile, float(knobs.get("work", 1.0)), m.params)
-        n_clips = n_samples * cls.CLIPS_PER_VIDEO
+        work = float(knobs.get("work", 1.0))
+        m = cls(optimizer="adam", lr=1e-4, batch_size=16)  # a searched trial
+        budget, _ = m._clip_budget(profile, work, m.params)
+        clip_len, stride = int(m.params["clip_len"]), int(m.params["stride"])
+        frames = knobs.get("frames")
+        per_video = (len(sample_clips(max(1, int(round(frames))), clip_len, stride, cover_tail=True))
+                     if frames else cls.CLIPS_PER_VIDEO)
+        frame_level = getattr(task, "level", "clip") == "frame"
+        cap = None if frame_level else cls.PREDICT_CLIPS.get(profile, cls.PREDICT_CLIPS["default"])
+        predicted = per_video if not cap else min(per_video, int(cap))
+        n_clips = n_samples * per_video
         epochs = {"smoke": 1, "paper": 50}.get(profile, cls.default_epochs)
         train = n_clips * epochs if not budget else min(budget, n_clips * epochs)
-        n_valid, n_test = int(knobs.get("n_valid", 0)), int(knobs.get("n_test", 0))
-        watch = n_valid if profile == "paper" else min(n_valid, m._watch_count(float(knobs.get("work", 1.0))))
-        # the test split is predicted once per job, not per trial
         trials = max(1, int(knobs.get("trials", 1)))
-        infer = (watch * epochs + n_valid + n_test / trials) * cls.CLIPS_PER_VIDEO
-        fwd = clip_gflop(len(task.classes) if task.classes else 6, int(m.params["clip_len"]),
-                         int(m.params["size"]))
+        if profile != "paper" and trials >= 2 and budget:
+            # the tuner's first trial is the paper's setting, trained on a share of the budget
+            paper = min(n_clips * epochs, max(cls.MICRO_BATCH, int(round(budget * cls.PAPER_TRIAL_SHARE))))
+            train = (paper + (trials - 1) * train) / trials
+        n_valid, n_test = int(knobs.get("n_valid", 0)), int(knobs.get("n_test", 0))
+        watch = n_valid if profile == "paper" else min(n_valid, m._watch_count(work))
+        # the test split is predicted once per job, not per trial
+        infer = (watch * epochs + n_valid + n_test / trials) * predicted
+        fwd = clip_gflop(len(task.classes) if task.classes else 6, clip_len, int(m.params["size"]))
         return {"gflop": fwd * (3 * train + infer), "efficiency": cls.EFFICIENCY, "seconds": 0.0}
 
     # -- sizes ----------------------------------------------------------------
@@ -217,7 +239,7 @@ class EmoP3D(Model):
     def clips(self, sample: Sample) -> np.ndarray:
         """(n_clips, clip_len, size, size) uint8; a short video gives one clip
         padded by repeating its last frame."""
-        from emobench.media import sample_clips, take_clips
+        from emobench.media import take_clips
         p = self.params
         return take_clips(self._frames(sample), int(p["clip_len"]), int(p["stride"]))
 
@@ -268,6 +290,7 @@ class EmoP3D(Model):
             raise ValueError(f"emop3d: parameter optimizer={p['optimizer']!r} must be 'sgd' or "
                              f"'adam'")
         rng = seed_everything(ctx.seed)
+        self.profile_ = ctx.profile
         self.n_classes_ = len(classes)
         self.frame_level_ = ctx.task.level == "frame"
         xs, ys = [], []
@@ -321,7 +344,8 @@ class EmoP3D(Model):
 
         self.history_ = train_epochs(self.net_, epochs, step, evaluate, ctx)
         self.history_.update(train_clips=int(n), clips_per_epoch=int(n_used), clip_share=share,
-                             epoch_validation_videos=len(watch), valid_videos=len(valid))
+                             epoch_validation_videos=len(watch), valid_videos=len(valid),
+                             predict_clips=self._predict_cap())
         return self
 
     # -- inference ----------------------------------------------------------------
@@ -367,12 +391,23 @@ class EmoP3D(Model):
             out[empty] = per_frame[nearest]
         return out
 
+    def _predict_cap(self) -> int | None:
+        """Clips per video a clip-level prediction averages (None: every clip)."""
+        if getattr(self, "frame_level_", False):
+            return None
+        profile = getattr(self, "profile_", "paper")
+        return self.PREDICT_CLIPS.get(profile, self.PREDICT_CLIPS["default"])
+
     def predict_proba(self, samples: list[Sample]) -> list[np.ndarray]:
         if getattr(self, "frame_level_", False):
             return [self.frame_probabilities(s) for s in samples]
         out = []
+        cap = self._predict_cap()
         for s in samples:
-            probs = self.clip_probabilities(self.clips(s))
+            clips = self.clips(s)
+            if cap and len(clips) > cap:
+                clips = clips[np.linspace(0, len(clips) - 1, int(cap)).round().astype(int)]
+            probs = self.clip_probabilities(clips)
             if self.params["aggregate"] == "majority":
                 votes = np.bincount(probs.argmax(1), minlength=probs.shape[1])
                 out.append(votes / votes.sum())
