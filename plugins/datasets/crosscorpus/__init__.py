@@ -124,7 +124,9 @@ class CrossCorpus(Dataset):
 
         sa = datasource.resolve(self.a, root, scale, seed, write=write, strict=strict)
         sb = datasource.resolve(self.b, root, scale, seed, write=write, strict=strict)
-        fingerprint = f"pair({self.a.name}={sa.fingerprint};{self.b.name}={sb.fingerprint})"
+        # each side's loader version too: a real copy's fingerprint is its files alone
+        fingerprint = (f"pair({self.a.name}@{self.a.version}={sa.fingerprint};"
+                       f"{self.b.name}@{self.b.version}={sb.fingerprint})")
         synthetic = sa.synthetic or sb.synthetic
         sources = {side: {"dataset": src.dataset, "path": str(src.root), "synthetic": src.synthetic,
                           "fingerprint": src.fingerprint}

@@ -162,7 +162,7 @@ def test_run_and_leaderboard_table_of_a_pairing(tmp_path):
     assert (table.dataset, table.protocol, table.synthetic) == ("rafdb-to-ckplus", "cross-corpus", True)
     assert table.title.startswith("rafdb-to-ckplus / anger-disgust-fear-happiness-sadness-surprise-"
                                   "neutral / cross-corpus")
-    assert table.data.startswith("pair(rafdb=standin:") and ";ckplus=standin:" in table.data
+    assert table.data.startswith("pair(rafdb@1=standin:") and ";ckplus@2=standin:" in table.data
     (entry,) = table.entries
     assert all(str(i).startswith("ckplus:") for i in entry.item)      # tested on CK+ only
     again = runner.run(cells, profile="smoke", store_url=url, progress=False, log=lambda *a: None)
