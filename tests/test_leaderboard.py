@@ -129,6 +129,8 @@ def test_params_of_an_unprofiled_row_say_so_instead_of_the_paper_config(reg, tmp
     lines = lb.render_table(t, []).splitlines()
     head = [c.strip() for c in lines[0].split("|")]
     col = head.index("params")
+    # the smoke cap regrouped subject-5fold into 2 folds, every subject tested
+    assert all("| 2/2 regrouped " in x for x in lines[2:] if x.startswith("|")), lines
     for e in t.entries:
         cells = [c.strip() for c in next(x for x in lines if f"| {e.model} " in x).split("|")]
         assert cells[col] == "not profiled", cells

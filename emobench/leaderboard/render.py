@@ -100,6 +100,8 @@ def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
         else:
             diff, holm = e.note or "not compared", ""
         folds = f"{e.folds_run}/{e.folds_total}" + ("" if e.complete else f" partial ({e.partial_reason})")
+        if "+capped" in str(e.identity.get("protocol_version") or ""):
+            folds += " regrouped"  # a fold cap regrouped the protocol's test sets (docs/protocols.md)
         prof, why = profile_for(e, t, profs)
         fig = (prof or {}).get("figures") or {}
         fps = fig.get("source_fps") or fig.get("fps_batch1")
@@ -140,7 +142,9 @@ k ≤ 16, else 10,000 random swaps, printed `< x` when none was as extreme; seed
 through the per-seed scores). `Holm p` adjusts those p-values for the comparisons of that table
 (Holm's step-down); `≈` marks an entry whose Holm-adjusted p exceeds {ALPHA}, i.e. not shown to
 differ from the best. `folds` is folds run / folds of the protocol; a partial entry is marked and
-ranked after the complete ones; entries on other test items are not compared. `params`, `p50 ms`, `FPS` are those of the row's
+ranked after the complete ones; `regrouped`: the profile's fold cap regrouped a
+cross-validation's test sets into that many folds, every subject still tested
+(protocol version `+capped<n>`); entries on other test items are not compared. `params`, `p50 ms`, `FPS` are those of the row's
 tuned configuration and model version (`emobench profile`, batch 1); `not profiled` says no
 such profile exists. `real-time`: the source frames per second reach the corpus's frame rate.
 Tables marked *white-box check* have a label that is a deterministic formula of the input used:
