@@ -41,6 +41,7 @@ LOVO = LeaveOneSubjectOut(name="ictyoutube-lovo", datasets=("ictyoutube",),
 class IctYoutube(Dataset):
     name = "ictyoutube"
     version = "1"
+    standin_version = "1"  # bump when the stand-in files change
     title = "ICT YouTube opinion dataset (ICMI 2011)"
     folder = "ICT-YouTube"
     modalities = clip_modalities(L.VIDEO_FPS, "opinion video's")

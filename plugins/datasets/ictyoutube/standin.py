@@ -3,10 +3,11 @@
 ``ICT-YouTube/manifest.csv`` and ``videos/vNN.mp4`` (MPEG-4 video, AAC voice in
 one MP4). The small scale has the 2011 set's reported make-up (unverified):
 47 videos, 13 positive, 12 negative, 22 neutral, 20 women and 27 men, one
-speaker per video. A reviewer's face and voice act the video's polarity
-(:data:`SIM`: positive happy, negative anger / sadness / disgust in turn,
-neutral neutral) for the whole monologue; in :data:`P_DISAGREE` of the videos one
-modality stays neutral (half the face, half the voice). The manifest spells the
+speaker per video. A video is a monologue of ``Scale.statements`` statements
+back to back, each an ``emobench.sim.voice.talking_clip`` of the reviewer acting
+the video's polarity (:data:`POLARITY`: positive happy, negative anger, a critical
+reviewer's irritation, neutral neutral); in :data:`P_DISAGREE` of the videos one
+modality stays neutral for the whole video (half the face, half the voice). The manifest spells the
 labels both ways (words and -1/0/+1) and starts with a comment line.
 """
 
@@ -16,6 +17,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from emobench.media.av import write_clip
 from emobench.sim import World
 from emobench.sim.rng import derive
@@ -23,7 +26,7 @@ from emobench.sim.voice import talking_clip
 
 from . import layout as L
 
-NEGATIVE = ("anger", "sad", "disgust")
+POLARITY = {"positive": "happy", "neutral": "neutral", "negative": "anger"}
 P_DISAGREE = 0.2
 AUDIO_RATE = 16000
 NUMERIC = {"negative": "-1", "neutral": "0", "positive": "+1"}
@@ -33,16 +36,19 @@ NUMERIC = {"negative": "-1", "neutral": "0", "positive": "+1"}
 class Scale:
     counts: tuple[int, int, int]  # negative, neutral, positive
     women: int
-    seconds: float
+    statements: int  # talking clips per video
+    seconds: float   # of one statement
     fps: float
     frame_size: tuple[int, int]
     jobs: int
 
 
 SCALES = {
-    "tiny": Scale((3, 3, 3), 4, 1.5, 10.0, (128, 96), 1),
-    "small": Scale((12, 22, 13), 20, 2.0, 10.0, (160, 120), 2),
-    "full": Scale((12, 22, 13), 20, 8.0, 30.0, (320, 240), 2),
+    "tiny": Scale((3, 3, 3), 4, 1, 1.5, 10.0, (128, 96), 1),
+    # 3 statements per video: one episode's intensity varies (0.2-0.9); a video's
+    # functionals over three are what a 47-item corpus can be learnt from
+    "small": Scale((12, 22, 13), 20, 3, 1.2, 10.0, (160, 120), 2),
+    "full": Scale((12, 22, 13), 20, 6, 3.0, 30.0, (320, 240), 2),
 }
 
 
@@ -61,11 +67,7 @@ def disagreement(seed: int, video: str) -> str | None:
 
 
 def sim_emotion(video: str, sentiment: str) -> str:
-    if sentiment == "positive":
-        return "happy"
-    if sentiment == "neutral":
-        return "neutral"
-    return NEGATIVE[int(video[1:]) % len(NEGATIVE)]
+    return POLARITY[sentiment]
 
 
 def _write_video(path: Path, seed: int, video: str, sentiment: str, sc: Scale) -> None:
@@ -73,12 +75,16 @@ def _write_video(path: Path, seed: int, video: str, sentiment: str, sc: Scale) -
     person = world.subject(int(video[1:]), {"corpus": "ictyoutube"})
     quiet = disagreement(seed, video)
     e = sim_emotion(video, sentiment)
-    frames, wave, _ = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
-                                   sample_rate=AUDIO_RATE, rng=int(video[1:]),
-                                   face_emotion="neutral" if quiet == "face" else e,
-                                   voice_emotion="neutral" if quiet == "voice" else e)
+    frames, waves = [], []
+    for k in range(sc.statements):
+        f, w, _ = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
+                               sample_rate=AUDIO_RATE, rng=10 * int(video[1:]) + k,
+                               face_emotion="neutral" if quiet == "face" else e,
+                               voice_emotion="neutral" if quiet == "voice" else e)
+        frames.append(f)
+        waves.append(w)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_clip(path, frames, sc.fps, wave, AUDIO_RATE)
+    write_clip(path, np.concatenate(frames), sc.fps, np.concatenate(waves), AUDIO_RATE)
 
 
 def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
@@ -111,6 +117,7 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
                    "women": sum(r[2] == "F" for r in rows),
                    "disagreeing_videos": sum(q is not None for q in quiet),
                    "face_neutral": quiet.count("face"), "voice_neutral": quiet.count("voice")},
-        "p_disagree": P_DISAGREE, "seconds": sc.seconds, "fps": sc.fps,
+        "p_disagree": P_DISAGREE, "statements": sc.statements, "seconds": sc.seconds,
+        "fps": sc.fps,
         "frame_size": list(sc.frame_size), "audio_rate": AUDIO_RATE,
     }

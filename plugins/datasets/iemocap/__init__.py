@@ -60,6 +60,7 @@ def turn_labels(code: str) -> dict[str, int]:
 class Iemocap(Dataset):
     name = "iemocap"
     version = "1"
+    standin_version = "1"  # bump when the stand-in files change
     title = "IEMOCAP (interactive emotional dyadic motion capture)"
     folder = "IEMOCAP_full_release"
     modalities = clip_modalities(L.VIDEO_FPS, "dialog AVI (the turn's time window of the)",
