@@ -85,7 +85,7 @@ def test_protocol_is_one_leak_free_fold_validated_on_a(pair_tree):
     part = {r.id: r.partition for r in recs}
     assert {part[i] for i in fold.train + fold.valid} == {"train"}
     assert sorted(fold.test) == sorted(r.id for r in recs if r.partition == "test")
-    assert fold.valid and fold.name == "rafdb-to-ckplus"
+    assert fold.valid and fold.name == "test=ckplus"
     assert proto.folds(recs, seed=0) == [fold]
     with pytest.raises(ValueError, match="both corpora"):
         proto.folds([r for r in recs if r.partition == "train"], seed=0)
@@ -161,7 +161,7 @@ def test_run_and_leaderboard_table_of_a_pairing(tmp_path):
     (table,) = collect(Store(url))
     assert (table.dataset, table.protocol, table.synthetic) == ("rafdb-to-ckplus", "cross-corpus", True)
     assert table.title.startswith("rafdb-to-ckplus / anger-disgust-fear-happiness-sadness-surprise-"
-                                  "neutral / cross-corpus")
+                                  "neutral / cross-corpus, test set ckplus")
     assert table.data.startswith("pair(rafdb@1=standin:") and ";ckplus@2=standin:" in table.data
     (entry,) = table.entries
     assert all(str(i).startswith("ckplus:") for i in entry.item)      # tested on CK+ only
