@@ -93,6 +93,8 @@ def annotate_command(
     model: str = typer.Option(..., "--model", "-m", help="Model name, e.g. mini-xception-fer."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the records as JSON to this file."),
     every_second: bool = typer.Option(False, "--every-second", help="Keep only the per-second records."),
+    jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Also write one JSON record per line (VTT format: "
+                                         "per frame, or per second with --every-second)."),
     camera: Optional[int] = typer.Option(None, "--camera", help="Read from this camera index instead of a file."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="State dict saved by the harness (torch.save)."),
     task: Optional[str] = typer.Option(None, "--task", help="'dataset:task' whose classes the model predicts."),
@@ -130,7 +132,7 @@ def annotate_command(
 
     try:
         result = annotate_video(camera if camera is not None else video, model, task=task, weights=weights,
-                                out=out, every_second=every_second, detect_every=detect_every,
+                                out=out, jsonl=jsonl, every_second=every_second, detect_every=detect_every,
                                 au_extractor=au_extractor, au_source=au_source, max_frames=max_frames,
                                 threads=threads, backend=backend, progress=None if quiet else live)
     except (AnnotateError, MediaError, FileNotFoundError, ValueError) as exc:
@@ -156,5 +158,6 @@ def annotate_command(
             for stage in STAGES if t[stage + "_ms"] > 0 or stage != "extract"]
     rows.append(("total", f"{t['total_ms']:.2f} ms", f"{t['fps']:.1f} FPS end to end"))
     _echo_table(rows)
-    if out is not None:
-        typer.echo(f"wrote {out}")
+    for path in (out, jsonl):
+        if path is not None:
+            typer.echo(f"wrote {path}")

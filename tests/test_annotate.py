@@ -221,3 +221,57 @@ def test_accelerate_network_keeps_outputs():
     finally:
         profiling.BACKENDS.pop("wrong")
     assert accelerate_network(m, "eager") is None
+
+
+def test_tsm_resnet_gives_the_vtt_records_per_frame_and_per_second(videos, tmp_path):
+    """A random-weight TSM ResNet (small side and width: the records, not the labels, are
+    under test) annotates the 3-second video: one per-second record per second, and in the
+    VTT line format one record per face frame with its box."""
+    from emobench_plugins.models.tsm_resnet import TSMResNet
+
+    torch.manual_seed(0)
+    jsonl = tmp_path / "vtt.jsonl"
+    res = annotate_video(videos["face"], TSMResNet(size=32, width=8), out=tmp_path / "t.json",
+                         jsonl=jsonl, threads=1, min_face=30)
+    assert res["status"] == "untrained" and res["summary"]["face_frames"] >= 25
+    seconds = res["seconds"]
+    assert [r["seconds"] for r in seconds] == [0.0, 1.0, 2.0]
+    classes = set(res["classes"])
+    assert all(r["type"] == "emotion" and r["class"] in classes for r in seconds)
+    # the streamer predicts from the first face frame on (the buffer starts with one frame)
+    assert res["summary"]["predictions"] == res["summary"]["face_frames"]
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    face_frames = [f for f in res["frames"] if f["face"]]
+    assert [r["frames"] for r in lines] == [f["frame"] for f in face_frames]
+    for r, f in zip(lines, face_frames):
+        assert r["type"] == "emotion" and r["class"] == f["class"] and r["id"] == 0
+        assert r["seconds"] == pytest.approx(f["frame"] / 10.0)
+        x, y, w, h = f["box"]
+        assert r["coordinates"] == [x, y, x + w, y + h]
+    # per second in the line format
+    annotate_video(videos["face"], TSMResNet(size=32, width=8), jsonl=jsonl, every_second=True,
+                   threads=1, min_face=30)
+    per_second = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [(r["type"], r["seconds"]) for r in per_second] == [("emotion", 0.0), ("emotion", 1.0), ("emotion", 2.0)]
+
+
+def test_tsm_resnet_annotates_with_its_saved_weights(videos, tmp_path):
+    from emobench_plugins.models.tsm_resnet.net import ResNet18TSM
+
+    torch.manual_seed(0)
+    net = ResNet18TSM(7, width=8)
+    with torch.no_grad():
+        net.fc.bias.copy_(torch.tensor([0, 0, 0, 0, 0, 9.0, 0]))  # surprise wins on any face
+    path = tmp_path / "tsm.pt"
+    torch.save(net.state_dict(), path)
+    from emobench_plugins.models.tsm_resnet import TSMResNet
+
+    res = annotate_video(videos["face"], TSMResNet(size=32), weights=path, every_second=True,
+                         threads=1, min_face=30)
+    assert res["status"] == "weights"
+    assert [r["class"] for r in res["seconds"]] == ["surprise"] * 3
+    torch.save({"fc.weight": torch.zeros(3, 8)}, path)
+    from emobench.realtime import AnnotateError
+
+    with pytest.raises((AnnotateError, ValueError), match="not a ResNet-18"):
+        annotate_video(videos["face"], TSMResNet(size=32), weights=path, threads=1, min_face=30)

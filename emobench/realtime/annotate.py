@@ -322,7 +322,8 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
                    every_second: bool = False, detect_every: int = 5, detect_scale: float = 0.5,
                    min_face: int = 40, au_extractor: str | None = None, au_source: str | Path | None = None,
                    max_frames: int | None = None, threads: int | None = None, backend: str = "auto",
-                   settle_frames: int = SETTLE_FRAMES, progress: Callable[[dict], None] | None = None, progress_every: float = 1.0) -> dict:
+                   settle_frames: int = SETTLE_FRAMES, progress: Callable[[dict], None] | None = None, progress_every: float = 1.0,
+                   jsonl: str | Path | None = None) -> dict:
     """Annotate a video file (path) or camera (int index) with ``model``.
 
     Returns a dict with ``source``, ``model``, ``task``, ``status``
@@ -331,6 +332,10 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     (per-second records), ``summary`` and ``timing`` (ms per frame and share
     of each stage, end-to-end FPS). With ``out`` the same dict is written as
     JSON. ``progress(state)`` is called about every ``progress_every`` seconds.
+    ``jsonl``: also write the VTT system's line format, one JSON object per line:
+    per frame with a face and a prediction ``{"type": "emotion", "class", "seconds",
+    "frames", "coordinates": [x1, y1, x2, y2], "id": 0}``, or with ``every_second`` the
+    per-second records (``class`` null in a second without prediction).
     ``backend`` is passed to the model's streamer in its spec (models that
     support it pick an inference backend: ``auto``, ``eager``, ``onnx``...).
     """
@@ -400,6 +405,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
     tracker = FaceTracker(replay, detect_every=detect_every)
     it = itertools.chain(head, it)  # ``head`` stays referenced: the replay matches frames by identity
     frame_recs: list[dict] = []
+    vtt_lines: list[dict] = []
     per_second: dict[int, list[dict]] = defaultdict(list)
     frames_in_second: Counter = Counter()
     faces_in_second: Counter = Counter()
@@ -446,6 +452,11 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
                     current, fresh = _interpret(pred, task), True
                     n_pred += 1
                     per_second[second].append(current)
+        if jsonl is not None and not every_second and found and current is not None:
+            key = "value" if task.kind == "regression" else "class"
+            x0, y0, bw, bh = (int(v) for v in box)
+            vtt_lines.append({"type": "emotion", key: current[key], "seconds": round(t_video, 4),
+                              "frames": n, "coordinates": [x0, y0, x0 + bw, y0 + bh], "id": 0})
         if not every_second:
             rec = {"type": "frame", "frame": n, "seconds": round(t_video, 4), "face": bool(found),
                    "box": [int(v) for v in box] if found else None}
@@ -498,4 +509,7 @@ def annotate_video(source, model, *, task=None, weights=None, out: str | Path | 
         result["frames"] = frame_recs
     if out is not None:
         Path(out).write_text(json.dumps(result, indent=1))
+    if jsonl is not None:
+        lines = seconds if every_second else vtt_lines
+        Path(jsonl).write_text("".join(json.dumps(r) + "\n" for r in lines))
     return result

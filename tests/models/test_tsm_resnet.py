@@ -108,7 +108,9 @@ def test_trains_beyond_chance_and_streams_like_offline():
     train = [_Clip(i, i % 2, task) for i in range(24)]
     test = [_Clip(100 + i, i % 2, task) for i in range(10)]
     ctx = FitContext(task=task, modalities={}, profile="default", seed=0)
-    model = TSMResNet(lr=1e-3, batch_size=8, size=24, clip_budget=96, epochs=1, static_fraction=0.5).fit(train, [], ctx)
+    # the class is a side of the frame: the horizontal-flip augmentation would erase it
+    model = TSMResNet(lr=1e-3, batch_size=8, size=24, clip_budget=96, epochs=1, static_fraction=0.5,
+                      augment=False).fit(train, [], ctx)
     acc = np.mean([p == s.y for p, s in zip(model.predict(test), test)])
     assert acc >= 0.8
     frames = test[0].x("face_video", size=(24, 24))
@@ -131,3 +133,30 @@ def test_one_causal_pass_equals_the_sliding_windows():
     whole = model.frame_logits(frames, ends)             # one pass, chunked
     windows = np.concatenate([model.frame_logits(frames, ends[i:i + 10]) for i in range(0, 150, 10)])
     np.testing.assert_allclose(whole, windows, atol=1e-4)
+
+
+def test_augmentation_moves_every_frame_of_a_clip_alike():
+    from emobench_plugins.models.tsm_resnet import augment
+
+    rng = np.random.default_rng(0)
+    frame = torch.rand(3, 16, 16)
+    clips = frame.expand(6, 4, 3, 16, 16).contiguous()
+    out = augment(clips, rng)
+    assert out.shape == clips.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    noiseless = [i for i in range(6) if torch.equal(out[i, 0], out[i, 1])]
+    assert noiseless  # p 0.1 of noise per clip: most clips carry none
+    for i in noiseless:
+        assert all(torch.equal(out[i, 0], out[i, t]) for t in range(4))
+    assert not torch.allclose(out[noiseless[0], 0], frame)  # moved, scaled or flipped
+
+
+def test_one_frame_videos_train_as_single_frames_with_the_same_outputs():
+    """Four copies of an image through the causal shift give the image's own output."""
+    torch.manual_seed(0)
+    net = ResNet18TSM(3, shift="vtt", width=8).eval()
+    x = torch.rand(2, 1, 3, 32, 32)
+    with torch.no_grad():
+        one = net(x)
+        four = net(x.expand(2, 4, 3, 32, 32))
+    for t in range(4):
+        torch.testing.assert_close(four[:, t], one[:, 0], rtol=1e-5, atol=1e-5)

@@ -52,6 +52,30 @@ def window_ending_at(frames: np.ndarray, t: int) -> np.ndarray:
     return frames[idx]
 
 
+def augment(clips, rng: np.random.Generator):
+    """The VTT system's training augmentation on a (B, T, 3, H, W) batch in [0, 1], one draw
+    per clip shared by its frames: shift up to +-10 % of the side, scale +-10 %, horizontal
+    flip with p 0.5, and with p 0.1 Gaussian noise of sd up to 0.05 (the original's p 0.1
+    brightness shift of +-0.01 and blur are left out: docs/models.md)."""
+    import torch
+
+    b, t = clips.shape[:2]
+    scale = rng.uniform(0.9, 1.1, b)
+    flip = np.where(rng.random(b) < 0.5, -1.0, 1.0)
+    shift = rng.uniform(-0.2, 0.2, (b, 2))  # grid units: the side spans 2
+    theta = np.zeros((b, 2, 3), dtype=np.float32)
+    theta[:, 0, 0], theta[:, 1, 1] = flip / scale, 1.0 / scale
+    theta[:, :, 2] = shift
+    x = clips.reshape(b * t, *clips.shape[2:])
+    grid = torch.nn.functional.affine_grid(torch.from_numpy(theta).repeat_interleave(t, 0), list(x.shape),
+                                           align_corners=False)
+    x = torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    sd = np.where(rng.random(b) < 0.1, rng.uniform(0, 0.05, b), 0.0).astype(np.float32)
+    if sd.any():
+        x = x + torch.randn_like(x) * torch.from_numpy(sd).repeat_interleave(t)[:, None, None, None]
+    return x.clamp_(0.0, 1.0).reshape(clips.shape)
+
+
 class TSMResNet(Model):
     name = "tsm-resnet"
     version = "1"
@@ -65,8 +89,11 @@ class TSMResNet(Model):
         "lr": 1e-4, "weight_decay": 5e-5, "batch_size": 4, "size": "auto", "shift": "vtt",
         "neutral_weight": 0.5, "static_fraction": 0.5, "clip_budget": "auto",
         "windows_per_video": "auto", "epochs": "auto", "weights": None, "width": "auto",
+        "augment": True,
     }
-    realtime = {"window": WINDOW, "hop": 1, "rate": None}
+    # the live pipeline crops faces at the paper's 224 px; the streamer resizes to the
+    # network's side (smaller outside the paper profile)
+    realtime = {"window": WINDOW, "hop": 1, "rate": None, "size": (224, 224)}
     # Clips seen per trial (all epochs, both stages) outside the paper profile,
     # and the input side: a ResNet-18 clip of 4 frames costs 4 x 3.6 GFLOP at
     # 224 px, so the default profile trains at 64 px (recorded in the row's params).
@@ -122,6 +149,33 @@ class TSMResNet(Model):
     def _knob(self, name: str, table: dict, profile: str):
         return knob(self.params, name, table, profile)
 
+    def _input_size(self) -> int:
+        """The side the network reads: the fitted one, else the ``size`` parameter (paper's 224
+        when "auto"): an unfitted or loaded model for ``emobench annotate``."""
+        return int(getattr(self, "size_", None) or self._knob("size", self.SIZE, "paper"))
+
+    def load_weights(self, path, modalities=None, task=None) -> "TSMResNet":
+        """A state dict of this network (or of torchvision's ``resnet18`` with a C-way fc), read
+        with ``weights_only=True``; the width and class count come from its tensors."""
+        from .net import ResNet18TSM
+
+        state = load_state_dict(path)
+        if "conv1.weight" not in state or "fc.weight" not in state:
+            raise ValueError(f"{path}: not a ResNet-18 state dict (no conv1.weight / fc.weight)")
+        n_fc = int(state["fc.weight"].shape[0])
+        n = len(task.classes) if task is not None and task.classes else n_fc
+        if n_fc != n:
+            raise ValueError(f"{path}: its fc has {n_fc} outputs, task {task.name!r} has {n} classes")
+        net = ResNet18TSM(n, shift=self.params.get("shift", "vtt"), width=int(state["conv1.weight"].shape[0]))
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: cannot load into tsm-resnet: {exc}") from None
+        self.net_ = net.eval()
+        self.n_classes_, self.width_, self.size_ = n, net.conv1.weight.shape[0], self._input_size()
+        self.frame_level_, self.windows_ = False, int(self._knob("windows_per_video", self.EVAL_WINDOWS, "paper"))
+        return self
+
     def torch_module(self, modalities=None, task=None):
         import torch
 
@@ -131,8 +185,7 @@ class TSMResNet(Model):
         if net is None:
             net = ResNet18TSM(len(task.classes) if task is not None and task.classes else 7,
                               width=int(self._knob("width", self.WIDTH, "paper")))
-        size = int(getattr(self, "size_", self._knob("size", self.SIZE, "paper")))
-        return net.eval(), torch.zeros(1, WINDOW, 3, size, size)
+        return net.eval(), torch.zeros(1, WINDOW, 3, self._input_size(), self._input_size())
 
     # -- training -----------------------------------------------------------------
     def _neutral(self, task: Task) -> int | None:
@@ -156,6 +209,7 @@ class TSMResNet(Model):
         self.n_classes_ = len(task.classes)
         self.windows_ = int(self._knob("windows_per_video", self.EVAL_WINDOWS, ctx.profile))
         videos = [rgb_frames(s, self.size_) for s in train]
+        self.one_frame_ = all(len(v) == 1 for v in videos)
         labels = [np.atleast_1d(np.asarray(s.y)).reshape(-1).astype(np.int64) for s in train]
         # ImageNet / AffectNet weights are ResNet-18's: width 64 unless set otherwise
         self.width_ = 64 if p.get("weights") and p.get("width") == "auto" else int(
@@ -190,6 +244,8 @@ class TSMResNet(Model):
         def run(clips: np.ndarray, ys: np.ndarray, frames: int) -> None:
             for start in range(0, len(clips), batch):
                 xb = torch.from_numpy(clips[start:start + batch, -frames:]).permute(0, 1, 4, 2, 3)
+                if p["augment"]:
+                    xb = augment(xb, rng)
                 yb = torch.from_numpy(ys[start:start + batch]).to(ctx.device)
                 out = net(xb.to(ctx.device))
                 # every frame of a clip carries the clip's label, as in the original
@@ -205,7 +261,12 @@ class TSMResNet(Model):
                 net.set_shift("none")
                 run(*draw(n_static), frames=1)
             net.set_shift(p["shift"])
-            run(*draw(max(1, per_epoch - n_static)), frames=WINDOW)
+            # An image corpus gives one-frame videos: a clip is 4 copies of one image, on
+            # which the causal shift is the identity (every frame takes its copy's channels),
+            # so the 4 outputs, the loss and its gradient equal those of the single frame
+            # (batch norm statistics too): trained as single frames at a quarter of the cost.
+            one = self.one_frame_ and p["shift"] in ("vtt", "none")
+            run(*draw(max(1, per_epoch - n_static)), frames=1 if one else WINDOW)
 
         evaluate = None
         watch = watched(valid, ctx, self.WATCH_VALID)
@@ -255,8 +316,8 @@ class TSMResNet(Model):
             raise RuntimeError("tsm-resnet: predict before fit()")
         out = []
         for s in samples:
-            frames = rgb_frames(s, self.size_)
-            if self.frame_level_:
+            frames = rgb_frames(s, self._input_size())
+            if getattr(self, "frame_level_", False):
                 try:
                     n = s.n_labels
                 except KeyError:
@@ -299,7 +360,7 @@ class TSMStreamer(Streamer):
     def push(self, x: np.ndarray):
         import cv2
 
-        size = self.model.size_
+        size = self.model._input_size()
         frame = np.asarray(x)
         if frame.ndim == 2:
             frame = np.repeat(frame[..., None], 3, axis=-1)
@@ -307,7 +368,11 @@ class TSMStreamer(Streamer):
             frame = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
         self.frames.append((frame[..., ::-1] / 255.0).astype(np.float32))
         self.model.net_.eval()
-        current = self.model._run(np.stack(self.frames)[None])[0, -1]
+        # a full buffer of 4 frames, the first repeating until 4 have come (as offline:
+        # copies of the first frame change no output of the causal shift), so that an
+        # accelerated network with a fixed input shape (onnx, jit) serves every push
+        buf = [self.frames[0]] * (WINDOW - len(self.frames)) + list(self.frames)
+        current = self.model._run(np.stack(buf)[None])[0, -1]
         previous = current if self.previous is None else self.previous
         self.previous = current
         return _softmax((previous + current) / 2)
