@@ -325,3 +325,15 @@ def test_standin_au_features_carry_the_affect(ds, tiny):
     coef, *_ = np.linalg.lstsq(design(xtr), ytr, rcond=None)
     r = np.corrcoef(design(xdv) @ coef, ydv)[0, 1]
     assert r > 0.3
+
+
+def test_default_standin_has_ten_subjects_in_every_test_set():
+    """The default profile's scale (small): each culture's test set, the DE+HU devel
+    set (sewa-devel) and every culture (cross-culture) hold at least 10 subjects."""
+    from emobench.profiles import get_profile
+    from emobench_plugins.datasets.sewa.standin import SCALES
+
+    counts = SCALES[get_profile("default").scale].counts
+    for culture in ("DE", "HU", "CN"):
+        assert counts[("test", culture)] >= 10, culture
+    assert counts[("devel", "DE")] + counts[("devel", "HU")] >= 10
