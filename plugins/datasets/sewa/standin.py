@@ -50,7 +50,7 @@ def _counts(de: tuple[int, int, int], hu: tuple[int, int, int], cn: int) -> dict
 SCALES: dict[str, Scale] = {
     "tiny": Scale(_counts((3, 2, 2), (3, 2, 2), 2), (20.0, 30.0), 10.0, None, 0),
     # at least 10 subjects in every test set (DE, HU, CN test; DE+HU devel); shorter
-    # sessions than before keep the frame count (the cost of every model) near 1.5x
+    # sessions than before keep the frame count (the cost of every model) at 1.65x
     "small": Scale(_counts((10, 6, 10), (10, 6, 10), 10), (45.0, 75.0), 50.0, 8000, 1,
                    video_fps=5.0, video_size=(128, 96)),
     "full": Scale(_counts((34, 14, 16), (34, 14, 18), 70), (100.0, 176.7), 50.0, 16000, None),
