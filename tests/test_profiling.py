@@ -207,3 +207,139 @@ def test_pareto_front_and_plot(tmp_path):
     out = tmp_path / "p.png"
     assert [p["model"] for p in pareto_plot(pts, out, "task")] == ["d", "a", "b"]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the after-run profiling phase ------------------------------------------------
+
+def _tiny_model_plugin(fits: list):
+    """A registered torch model whose network depends on ``width`` only; its fit
+    records a call (the profiling phase must never fit it)."""
+    from emobench import Model, hookimpl
+
+    class TinyNet(Model):
+        name = "tiny-net"
+        version = "7"
+        consumes = ("features",)
+        task_kinds = ("classification", "regression")
+        levels = ("clip", "frame")
+        paper_params = {"width": 4, "lr": 1e-3}
+
+        @classmethod
+        def search_space(cls, profile="default"):
+            import optuna.distributions as od
+
+            return {"width": od.CategoricalDistribution([4, 8]),
+                    "lr": od.FloatDistribution(1e-4, 1e-2, log=True)}
+
+        def fit(self, train, valid, ctx):
+            fits.append(self.params)
+            raise AssertionError("the profiling phase refit a tuned configuration")
+
+        def torch_module(self, modalities=None, task=None):
+            w = int(self.params["width"])
+            return nn.Sequential(nn.Linear(6, w), nn.ReLU(), nn.Linear(w, 2)).eval(), torch.zeros(1, 6)
+
+    class Plugin:
+        @hookimpl
+        def emobench_register_models(self):
+            return [TinyNet]
+
+    return Plugin()
+
+
+def _done_row(store, key, identity_key, fold_index, seed, params, dataset="sewa", task="arousal"):
+    row = dict(dataset=dataset, task=task, model="tiny-net", protocol="p", fold=f"f{fold_index}",
+               fold_index=fold_index, n_folds=2, pool_folds=True, seed=seed, profile="smoke",
+               synthetic=True, identity_key=identity_key)
+    assert store.claim(key, "me", row) == "claimed"
+    store.finish(key, "me", best_params=params, score=0.5)
+
+
+def test_after_run_profiles_are_the_leaderboards_configs_untrained_and_timed_once(tmp_path, monkeypatch):
+    from emobench.cells import Cell
+    from emobench.plugins import Origin, load_registry
+    from emobench.profiling.models import profile_latency, tuned_configs
+    from emobench.store import Store
+
+    fits: list = []
+    reg = load_registry([(_tiny_model_plugin(fits), Origin("tiny", "emobench-tiny", "1"))], strict=False)
+    url = f"sqlite:///{tmp_path}/r.db"
+    store = Store(url)
+    # entry A: its last row (fold 1, seed 1) has width 8 / lr 3e-3; entry B: width 8 / lr 1e-3
+    _done_row(store, "a0", "A", 0, 0, {"width": 4, "lr": 1e-3})
+    _done_row(store, "a1", "A", 1, 1, {"width": 8, "lr": 3e-3})
+    _done_row(store, "a2", "A", 1, 0, {"width": 4, "lr": 5e-3})
+    _done_row(store, "b0", "B", 0, 0, {"width": 8, "lr": 1e-3})
+    cells = [Cell("sewa", "arousal", "tiny-net", "p")]
+    got = tuned_configs(store, cells)
+    assert [p for *_, p in got] == [{"width": 8, "lr": 3e-3}, {"width": 8, "lr": 1e-3}]
+
+    calls = []
+    real = profiling.models.profile_module
+    monkeypatch.setattr(profiling.models, "profile_module",
+                        lambda *a, **k: calls.append(k.get("candidates")) or real(*a, **k))
+    assert profile_latency(reg, cells, url, min_time=0.01) == []
+    assert not fits and len(calls) == 1  # the same network (width 8) timed once, nothing fit
+    assert calls[0] == profiling.models.RUN_CANDIDATES
+    profs = [r["figures"] for r in store.latest_profiles().values()]
+    assert len(profs) == 1  # one (model, input) key: the newest is B's configuration
+    rows = _all_profiles(url)
+    assert sorted(r["params_config"]["lr"] for r in rows) == [1e-3, 3e-3]
+    copy = next(r for r in rows if r.get("timed_as"))
+    timed = next(r for r in rows if not r.get("timed_as"))
+    assert copy["timed_as"] == timed["config_hash"] and copy["p50_ms"] == timed["p50_ms"]
+    assert all(r["model_version"] == "7" and r["params"] == 6 * 8 + 8 + 8 * 2 + 2 for r in rows)
+    # the leaderboard finds each entry's own configuration among the profiles
+    for r in rows:
+        assert r["input"].startswith("sewa[")
+    # a rerun has nothing left to profile
+    calls.clear()
+    assert profile_latency(reg, cells, url, min_time=0.01) == [] and not calls
+    assert len(_all_profiles(url)) == 2
+
+
+def _all_profiles(url):
+    import sqlalchemy as sa
+
+    from emobench.store import profiles
+
+    with sa.create_engine(url).connect() as c:
+        return [r.figures for r in c.execute(sa.select(profiles))]
+
+
+def test_models_without_a_network_report_their_size():
+    from emobench.plugins import registry
+    from emobench.profiling.models import fitted_size
+
+    reg = registry()
+    ds = reg.dataset("sewa")
+    task = ds.task("arousal")
+    fig = profile_model("sequence-rnn", modalities=ds.modalities, task=task, input_name="sewa",
+                        params={"hidden": 8, "layers": 1} if "hidden" in reg.model("sequence-rnn")().params
+                        else None)
+    assert fig["params"] and fig["params"] > 0  # the GRU's own parameters, counted after its fit
+    m = reg.model("mean")()
+    assert fitted_size(m, ds.modalities, task) == 1
+
+
+def test_roofline_is_the_fastest_interleaved_tick():
+    """A tick the scheduler cut (a loaded machine) must not lower the ceiling the
+    model is compared with: the fastest tick is the roofline, the median is kept."""
+    from emobench.profiling.roofline import InterleavedRoofline
+
+    class Clock:
+        def __init__(self, durations):
+            self.t, self.durations, self.started = 0.0, list(durations), False
+
+        def perf_counter(self):
+            if self.started:
+                self.t += self.durations.pop(0)
+            self.started = not self.started
+            return self.t
+
+    roof = InterleavedRoofline(n=64, clock=Clock([0.02, 0.001, 0.04]))
+    for _ in range(3):
+        roof.tick()
+    flop = 2 * 64 ** 3
+    assert roof.gflops == pytest.approx(flop / 0.001 / 1e9)
+    assert roof.median_gflops == pytest.approx(flop / 0.02 / 1e9)

@@ -45,7 +45,7 @@ def _physio_loader(path: Path, version: str):
 
 
 def _video_loader(path: Path):
-    from emobench.media import content_key, default_cache
+    from emobench.media import default_cache
     def load(size: tuple[int, int] = DEFAULT_CROP, gray: bool = False, **spec) -> np.ndarray:
         """Face crops (T, H, W[, 3]) uint8 at 25 fps through the shared face pipeline
         (``emobench.media.preprocess_video``, cached)."""

@@ -119,7 +119,7 @@ class _Streams:
             key, lambda: {"x": resample_poly(wave, rate // g, sr // g).astype(np.float32)})["x"]
 
     def face_video(self, size=FACE_SIZE, gray: bool = False) -> np.ndarray:
-        from emobench.media import content_key, default_cache
+        from emobench.media import default_cache
         from emobench.media import FaceClipSpec, face_clip, video_info
 
         path = self.files["video"]

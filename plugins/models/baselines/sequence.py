@@ -79,9 +79,7 @@ class SequenceRNN(Model):
         return space
 
     def _series(self, s: Sample) -> np.ndarray:
-        from emobench_plugins.models.common.torch_training import (
-            Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
-            seed_everything, train_epochs)
+        from emobench_plugins.models.common.torch_training import input_kind
         kind = input_kind(self.name, self.consumes, s)
         x = np.asarray(s.x(kind), dtype=np.float32)
         x = x.reshape(len(x), -1) if x.ndim != 1 else x[:, None]
@@ -91,13 +89,11 @@ class SequenceRNN(Model):
         return x
 
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "SequenceRNN":
-        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        from emobench_plugins.models.baselines.sequence_nets import _RNNNet
         import torch
         from torch import nn
         from torch.nn import functional as F
-        from emobench_plugins.models.common.torch_training import (
-            Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
-            seed_everything, train_epochs)
+        from emobench_plugins.models.common.torch_training import Standardizer, ccc_loss, masked_mse, pad_sequences, resolve_epochs, seed_everything, train_epochs
         if not train:
             raise ValueError("sequence-rnn: no training samples")
         rng = seed_everything(ctx.seed)
@@ -223,12 +219,10 @@ class FrameCNN(Model):
         return (v - mu) / np.maximum(sd, 1e-6)
 
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "FrameCNN":
-        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet
         import torch
         from torch.nn import functional as F
-        from emobench_plugins.models.common.torch_training import (
-            Standardizer, ccc_loss, input_kind, masked_mse, pad_sequences, resolve_epochs,
-            seed_everything, train_epochs)
+        from emobench_plugins.models.common.torch_training import resolve_epochs, seed_everything, train_epochs
         if not train:
             raise ValueError("frame-cnn: no training samples")
         rng = seed_everything(ctx.seed)
@@ -274,13 +268,13 @@ class FrameCNN(Model):
 
     @classmethod
     def param_count(cls, modalities=None, task=None) -> int:
-        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet
         n = len(task.classes) if task is not None and task.kind == "classification" else 1
         net = _FrameCNNNet(n, tuple(cls.paper_params["channels"]), 0.0)
         return sum(q.numel() for q in net.parameters())
 
     def torch_module(self, modalities=None, task=None):
-        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet, _RNNNet
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet
         import torch
         net = getattr(self, "net_", None)
         if net is None:

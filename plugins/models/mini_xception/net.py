@@ -6,10 +6,12 @@ that reading the model's metadata (``emobench list``) does not import torch.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .keras_h5 import conv_kernel, depthwise_kernel, read_keras_weights

@@ -65,7 +65,7 @@ class TinyEmotioNet(_FrameConvModel):
         return space
 
     def _build(self, n_features: int) -> TinyEmotioNetNet:
-        from emobench_plugins.models.tiny_emotionet.nets import ModelANet, TinyEmotioNetNet
+        from emobench_plugins.models.tiny_emotionet.nets import TinyEmotioNetNet
         p = self.params
         return TinyEmotioNetNet(n_features, kernel=int(p["kernel"]), activation=p["activation"],
                                 td_dense=bool(p["td_dense"]), batchnorm=bool(p["batchnorm"]))
@@ -206,7 +206,7 @@ class TinyEmotioNetModelA(_FrameConvModel):
         return space
 
     def _build(self, n_features: int) -> ModelANet:
-        from emobench_plugins.models.tiny_emotionet.nets import ModelANet, TinyEmotioNetNet
+        from emobench_plugins.models.tiny_emotionet.nets import ModelANet
         p = self.params
         return ModelANet(n_features, tuple(p["filters"]), tuple(p["kernels"]), float(p["dropout"]))
 

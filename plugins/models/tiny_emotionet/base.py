@@ -90,9 +90,7 @@ class _FrameConvModel(Model):
         return self.params[key]
 
     def _epochs(self, ctx: FitContext, n_features: int) -> int:
-        from emobench_plugins.models.common.torch_training import (
-            Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
-            resolve_epochs, seed_everything, series, train_epochs)
+        from emobench_plugins.models.common.torch_training import resolve_epochs
         return resolve_epochs(self.params, ctx, 3, 100, 1000)
 
     def _delay_steps(self, sample: Sample | None, task: Task, rate: float | None = None) -> int:
@@ -164,9 +162,7 @@ class _FrameConvModel(Model):
             return n
 
     def _x(self, sample: Sample) -> np.ndarray:
-        from emobench_plugins.models.common.torch_training import (
-            Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
-            resolve_epochs, seed_everything, series, train_epochs)
+        from emobench_plugins.models.common.torch_training import input_kind, series
         kind = input_kind(self.name, self.consumes, sample)
         x = series(sample, kind, self.name)
         if x.shape[1] != self.n_features_:
@@ -190,9 +186,7 @@ class _FrameConvModel(Model):
     # -- training -----------------------------------------------------------
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "Model":
         import torch
-        from emobench_plugins.models.common.torch_training import (
-            Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences,
-            resolve_epochs, seed_everything, series, train_epochs)
+        from emobench_plugins.models.common.torch_training import Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences, seed_everything, series, train_epochs
         from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, learn_postprocess
         if not train:
             raise ValueError(f"model {self.name!r}: no training samples")
