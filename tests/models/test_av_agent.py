@@ -164,3 +164,75 @@ def test_local_visual_weights_are_loaded(rml_split, tmp_path):
     model.fit(train[:2], [], ctx)
     first = "backbone.features.0.0.weight"
     assert torch.equal(model.net_.state_dict()[first], source.state_dict()[first])
+
+
+# -- model selection on the inner validation split, never the test speaker -------------
+
+def test_rml_folds_keep_the_inner_validation_speakers_apart():
+    """The default profile's RML folds (leave-one-speaker-out, capped to 3 groups):
+    validation speakers are neither trained on nor tested."""
+    from emobench import protocols as P
+    from emobench.plugins import registry
+    from emobench_plugins.datasets.rml import Rml
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "RML_Dataset"
+        Rml().write_standin(root, "tiny", seed=0)
+        recs = Rml().load(root)
+    by_id = {r.id: r.subject for r in recs}
+    for proto in (registry().protocol("loso"), P.capped(registry().protocol("loso"), 3)):
+        for f in proto.folds(recs, 0):
+            tr, va, te = ({by_id[i] for i in ids} for ids in (f.train, f.valid, f.test))
+            assert va and tr and te
+            assert not (va & te) and not (va & tr) and not (tr & te)
+
+
+@pytest.mark.slow
+def test_epoch_selection_scores_validation_clips_only(rml_split):
+    """Every score the branches, the fusion head and the agent ask for (their epoch
+    choice) is on the validation speaker's clips, never the test speaker's."""
+    from emobench_plugins.models.av_agent import AVAgent
+
+    train, valid, test, ctx = rml_split
+    seen: list[str] = []
+
+    def score(samples, preds):
+        seen.extend(s.id for s in samples)
+        return accuracy([x.y for x in samples], preds)
+
+    probe = FitContext(ctx.task, ctx.modalities, profile="smoke", score=score)
+    AVAgent(rl_epochs=1).fit(train, valid, probe)
+    assert seen and set(seen) <= {s.id for s in valid}
+    assert not set(seen) & {s.id for s in test}
+
+
+def test_audio_bands_are_standardised_from_training_patches():
+    net = AudioNet(6, width=0.125, fc=16)
+    x = torch.randn(20, 1, 96, 64) * 3 + torch.linspace(-5, 5, 64)
+    net.set_input_stats(x.numpy())
+    z = ((x - net.band_mean) / net.band_std).reshape(-1, 64)
+    assert torch.allclose(z.mean(0), torch.zeros(64), atol=1e-4)
+    assert torch.allclose(z.std(0), torch.ones(64), atol=1e-3)
+    assert "band_mean" not in dict(net.named_parameters())  # buffers: counts unchanged
+
+
+def test_default_profile_costs_fit_the_planner_budget():
+    """Declared seconds of one default-profile cell on the RML stand-in's folds
+    (3 folds x 3 seeds, 2 trials, ~54 training clips): each av-* cell stays
+    within ~100 worker-seconds (the planner's share of a 20-minute run), the agent
+    costs more than either branch, and the paper profile costs far more."""
+    from emobench_plugins.datasets.rml import EMOTION_TASK, Rml
+    from emobench_plugins.models.av_agent import AVAgent, AVAudio, AVVisual
+
+    knobs = {"profile": "default", "work": 1.0, "trials": 2, "n_valid": 24, "n_test": 42}
+    cell = {}
+    for cls in (AVVisual, AVAudio, AVAgent):
+        c = cls.cost(Rml.modalities, EMOTION_TASK, 54, knobs)
+        cell[cls.name] = 9 * (0.35 + 2 * (c["seconds"] + c.get("gflop", 0.0)))
+    assert all(10 < s <= 105 for s in cell.values()), cell
+    assert cell["av-agent"] > max(cell["av-visual"], cell["av-audio"])
+    paper = AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, {**knobs, "profile": "paper"})
+    assert paper["seconds"] > 20 * AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, knobs)["seconds"]

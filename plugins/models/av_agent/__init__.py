@@ -43,21 +43,58 @@ class _Branch(Model):
     task_kinds = ("classification",)
     levels = ("clip",)
     # windows seen per fit over all epochs, input side, widths (recorded as params)
-    WINDOW_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 600, "paper": None}
-    EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 3, "paper": 30}
+    WINDOW_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 1200, "paper": None}
+    EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 6, "paper": 30}
     LR: ClassVar[dict] = {"smoke": 1e-3, "default": 1e-3, "paper": 1e-5}
-    WATCH_VALID: ClassVar[dict] = {"smoke": 8, "default": 40, "paper": None}
+    WATCH_VALID: ClassVar[dict] = {"smoke": 8, "default": 24, "paper": None}
     # windows per clip at prediction, evenly spaced (all of them in paper; recorded)
-    EVAL_WINDOWS: ClassVar[dict] = {"smoke": 4, "default": 8, "paper": None}
+    EVAL_WINDOWS: ClassVar[dict] = {"smoke": 4, "default": 6, "paper": None}
+    # CPU seconds per trained / evaluated window at the default profile's input and
+    # width, measured on the 2-core EPYC (one thread, load ~10-20: pessimistic);
+    # another configuration scales them by its forward FLOPs (_flop_ratio)
+    TRAIN_S: ClassVar[float] = 0.0045
+    EVAL_S: ClassVar[float] = 0.0015
+    min_work = 0.5  # below half its default windows a from-scratch branch stays at majority
 
     def _knob(self, name: str, table: dict, profile: str):
         return knob(self.params, name, table, profile)
 
     @classmethod
     def search_space(cls, profile="default"):
-        # lr is "auto" (the LR table: the paper's 1e-5 only under the paper profile)
+        # lr is "auto" (the LR table: the paper's 1e-5 only under the paper profile).
+        # Outside the paper profile nothing is searched: one trial per fold, whose
+        # epoch is still chosen on the inner validation split (docs/models.md)
+        if profile != "paper":
+            return {}
         import optuna.distributions as od
         return {"batch_size": od.CategoricalDistribution([16, 32])}
+
+    @classmethod
+    def _flop_ratio(cls, params: dict, profile: str) -> float:
+        return 1.0
+
+    @classmethod
+    def windows_per_clip(cls, modalities) -> float:
+        return 12.0  # frames of a clip the visual branch may train on (12 on the stand-ins)
+
+    @classmethod
+    def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
+        profile = knobs.get("profile", "default")
+        params = cls.default_params()
+        work = float(knobs.get("work", 1.0))
+        epochs = {"smoke": cls.EPOCHS["smoke"], "paper": cls.EPOCHS["paper"]}.get(
+            profile, max(1, round(cls.EPOCHS["default"] * min(work, 1.0))))
+        budget = knobs.get("window_budget") or knob(params, "window_budget", cls.WINDOW_BUDGET, profile)
+        per_clip = cls.windows_per_clip(modalities)
+        train = int(budget) * work if budget else n_samples * per_clip * epochs
+        k = cls.EVAL_WINDOWS.get(profile) or per_clip
+        watch = min(int(knobs.get("n_valid", 0)), cls.WATCH_VALID.get(profile) or 10**9)
+        trials = max(1, int(knobs.get("trials", 1)))
+        searched = trials if cls.search_space(profile) else 1  # tune runs 1 trial without a space
+        evals = watch * epochs * k + int(knobs.get("n_test", 0)) * min(k, per_clip)
+        r = cls._flop_ratio(params, profile)
+        return {"seconds": (train * cls.TRAIN_S + evals * cls.EVAL_S) * r * searched / trials,
+                "gflop": 0.0}
 
     def _build(self, n_classes: int, profile: str):
         raise NotImplementedError
@@ -78,6 +115,8 @@ class _Branch(Model):
                                       strict=False)
         xs = [self.windows(s) for s in train]
         ys = [int(s.y) for s in train]
+        if hasattr(self.net_, "set_input_stats"):  # the audio branch's band standardisation
+            self.net_.set_input_stats(np.concatenate(xs))
         self.history_ = train_branch(self, self.net_, xs, ys, valid, ctx)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
@@ -163,8 +202,14 @@ class AVVisual(_Branch):
     consumes = ("face_video",)
     paper_params = {"lr": "auto", "batch_size": 32, "width": "auto", "size": "auto",
                     "window_budget": "auto", "weights": None}
-    SIZE: ClassVar[dict] = {"smoke": 32, "default": 64, "paper": 224}
-    WIDTH: ClassVar[dict] = {"smoke": 0.25, "default": 0.5, "paper": 1.0}
+    SIZE: ClassVar[dict] = {"smoke": 32, "default": 48, "paper": 224}
+    WIDTH: ClassVar[dict] = {"smoke": 0.25, "default": 0.25, "paper": 1.0}
+
+    @classmethod
+    def _flop_ratio(cls, params, profile):
+        size = float(knob(params, "size", cls.SIZE, profile)) / cls.SIZE["default"]
+        width = float(knob(params, "width", cls.WIDTH, profile)) / cls.WIDTH["default"]
+        return size ** 2 * width ** 2
 
     @classmethod
     def param_count(cls, modalities=None, task=None):
@@ -198,9 +243,22 @@ class AVAudio(_Branch):
     consumes = ("audio",)
     paper_params = {"lr": "auto", "batch_size": 32, "width": "auto", "fc": "auto",
                     "window_budget": "auto", "weights": None}
-    # slim VGGish outside the paper profile: a quarter of the channels, FC 256 (recorded)
-    WIDTH: ClassVar[dict] = {"smoke": 0.125, "default": 0.25, "paper": 1.0}
-    FC: ClassVar[dict] = {"smoke": 128, "default": 256, "paper": 4096}
+    # slim VGGish outside the paper profile: an eighth of the channels, FC 128 (recorded)
+    WIDTH: ClassVar[dict] = {"smoke": 0.125, "default": 0.125, "paper": 1.0}
+    FC: ClassVar[dict] = {"smoke": 128, "default": 128, "paper": 4096}
+    WINDOW_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 2000, "paper": None}
+    EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 8, "paper": 30}
+    TRAIN_S: ClassVar[float] = 0.0025
+    EVAL_S: ClassVar[float] = 0.0008
+
+    @classmethod
+    def _flop_ratio(cls, params, profile):
+        # VGGish convolutions scale with the square of the width
+        return (float(knob(params, "width", cls.WIDTH, profile)) / cls.WIDTH["default"]) ** 2
+
+    @classmethod
+    def windows_per_clip(cls, modalities):
+        return 4.0  # 0.96 s patches every 0.24 s: 2 on a 1.2 s stand-in clip, ~16 on 4.8 s
 
     @classmethod
     def param_count(cls, modalities=None, task=None):

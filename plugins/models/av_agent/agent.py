@@ -34,8 +34,20 @@ class AVAgent(AVVisual):
                     "audio_width": "auto", "fc": "auto", "window_budget": "auto",
                     "visual_weights": None, "audio_weights": None, "hidden": 64,
                     "reward_correct": 1.0, "reward_wrong": -1.0, "delay_cost": 0.05,
-                    "gamma": 0.95, "threshold": 0.5, "rl_epochs": "auto"}
-    RL_EPOCHS: ClassVar[dict] = {"smoke": 2, "default": 30, "paper": 200}
+                    "gamma": 0.95, "threshold": 0.5, "rl_epochs": "auto",
+                    "visual_budget": "auto", "audio_budget": "auto"}
+    RL_EPOCHS: ClassVar[dict] = {"smoke": 2, "default": 15, "paper": 200}
+    # training windows of each branch inside the agent (default profile: fewer than the
+    # stand-alone branch cells, so the whole agent fits the planner's budget; recorded)
+    VISUAL_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 300, "paper": None}
+    AUDIO_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 1400, "paper": None}
+
+    def _budgets(self, profile: str) -> tuple:
+        p = self.params
+        if p.get("window_budget", "auto") != "auto":  # one budget for both, as before
+            return p["window_budget"], p["window_budget"]
+        return (self._knob("visual_budget", self.VISUAL_BUDGET, profile),
+                self._knob("audio_budget", self.AUDIO_BUDGET, profile))
 
     @classmethod
     def param_count(cls, modalities=None, task=None):
@@ -43,6 +55,22 @@ class AVAgent(AVVisual):
 
         n = len(task.classes) if task and task.classes else 6
         return sum(p.numel() for p in FusionHead(1408, n).parameters())  # trainable at fusion
+
+    # seconds per training clip of the fusion and online stages (embedding both
+    # branches, the fusion head's epochs, RL_EPOCHS of REINFORCE), measured as TRAIN_S
+    STAGE_S_PER_CLIP: ClassVar[float] = 0.06
+
+    @classmethod
+    def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
+        profile = knobs.get("profile", "default")
+        budgets = cls()._budgets(profile)
+        branches = [b.cost(modalities, task, n_samples, {**knobs, "window_budget": w}, n_steps)
+                    for b, w in zip((AVVisual, AVAudio), budgets)]
+        rl = cls.RL_EPOCHS.get(profile, cls.RL_EPOCHS["default"]) / cls.RL_EPOCHS["default"]
+        trials = max(1, int(knobs.get("trials", 1)))
+        searched = trials if cls.search_space(profile) else 1
+        stages = n_samples * cls.STAGE_S_PER_CLIP * max(rl, 0.1) * searched / trials
+        return {"seconds": sum(b["seconds"] for b in branches) + stages, "gflop": 0.0}
 
     def fit(self, train, valid, ctx):
         import torch
@@ -52,20 +80,25 @@ class AVAgent(AVVisual):
         t0 = time.perf_counter()
         p, prof = self.params, ctx.profile
         n = self.n_classes_ = len(ctx.task.classes)
+        vb, ab = self._budgets(prof)
         vis = AVVisual(lr=p["lr"], batch_size=p["batch_size"], width=p["width"], size=p["size"],
-                       window_budget=p["window_budget"], weights=p["visual_weights"])
+                       window_budget=vb, weights=p["visual_weights"])
         aud = AVAudio(lr=p["lr"], batch_size=p["batch_size"], width=p["audio_width"], fc=p["fc"],
-                      window_budget=p["window_budget"], weights=p["audio_weights"])
+                      window_budget=ab, weights=p["audio_weights"])
         self.visual_, self.audio_ = vis.fit(train, valid, ctx), aud.fit(train, valid, ctx)
         self.size_ = vis.size_
         # frozen branches: fused embeddings per window, computed once
         self.visual_.net_.eval(), self.audio_.net_.eval()
         seqs = [self._embed(*paired(s, self.size_)) for s in train]
+        # the frozen branches' embeddings of the validation clips, computed once for
+        # the fusion head's epoch choice
+        self._valid_z = {s.id: self._embed(*paired(s, self.size_)) for s in valid}
         ys = [int(s.y) for s in train]
         self.fusion_ = FusionHead(seqs[0].shape[1], n)
         fusion_model = _FusionView(self)
         self.fusion_history_ = train_branch(fusion_model, self.fusion_, seqs, ys, valid, ctx)
         self.fusion_.eval()
+        del self._valid_z
         with torch.no_grad():
             hidden = [self.fusion_.hidden(torch.from_numpy(z)).numpy() for z in seqs]
         self.agent_ = OnlineAgent(hidden[0].shape[1], n, int(p["hidden"]))
@@ -167,9 +200,13 @@ class _FusionView:
         import torch
 
         out = []
+        cache = getattr(self.agent, "_valid_z", {})
         for s in samples:
+            e = cache.get(s.id)
+            if e is None:
+                e = self.agent._embed(*paired(s, self.agent.size_))
             with torch.no_grad():
-                z = self.agent.fusion_(torch.from_numpy(self.agent._embed(*paired(s, self.agent.size_))))
+                z = self.agent.fusion_(torch.from_numpy(e))
             out.append(int(np.argmax(_softmax(z.double().numpy()).mean(0))))
         return out
 

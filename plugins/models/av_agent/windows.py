@@ -13,7 +13,7 @@ import numpy as np
 from emobench.data import Sample
 
 AUDIO_RATE = 16000
-HOP_FRAMES = 48  # 0.48 s between windows
+HOP_FRAMES = 24  # 0.24 s between windows
 
 
 def faces(sample: Sample, size: int) -> np.ndarray:
