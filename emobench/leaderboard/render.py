@@ -78,6 +78,20 @@ def _inputs(e: Entry) -> str:
     return ", ".join(sorted(set((e.inputs or {}).values()))) or "n/a"
 
 
+def _model_label(name: str) -> str:
+    """The model's name; a pretrained model that is not trained here (``pretrained``,
+    no search space) says so, so a zero-shot row is never read as a trained one."""
+    try:
+        from emobench.plugins import registry
+
+        cls = registry().model(name)
+    except Exception:
+        return name
+    if getattr(cls, "pretrained", False) and not cls.search_space():
+        return f"{name} (pretrained, not tuned)"
+    return name
+
+
 def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
     profs = profs if isinstance(profs, list) else []
     per_seq = any(math.isfinite(e.per_sequence_ccc) for e in t.entries)
@@ -109,7 +123,7 @@ def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
         # param_count is the class default (the paper configuration), not the tuned one
         params = fig.get("params") if prof else None
         rt = why or ("yes" if fps and fps >= fig.get("source_rate", 25.0) else "no")
-        row = [r, e.model, _inputs(e), ci_txt, _seeds(e)]
+        row = [r, _model_label(e.model), _inputs(e), ci_txt, _seeds(e)]
         row += [_fmt(e.per_sequence_ccc)] if per_seq else []
         size = (why if not prof else "not reported") if params is None else f"{int(params):,}"
         row += [diff, holm, folds, e.trials, size,
