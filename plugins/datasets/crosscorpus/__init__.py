@@ -38,8 +38,8 @@ from emobench.protocols import Protocol
 PROTOCOL = "cross-corpus"
 POINTER = "pair.json"
 #: (train corpus, test corpus, in the default profile's matrix). Only the cheap pairing runs
-#: by default (the dry run's estimate for rafdb-to-ckplus is about 6.6 min of the 20-minute
-#: budget on 2 workers, enterface-to-rml's another 10); the others are selected by naming
+#: by default (run --all --dry-run: 17.0 min with it, 16.9 without, no further cell deferred;
+#: enterface-to-rml alone estimated 10 min on 2 workers); the others are selected by naming
 #: their task or with --profile paper (docs/corpora/crosscorpus.md).
 PAIRS: tuple[tuple[str, str, bool], ...] = (
     ("rafdb", "ckplus", True),
