@@ -55,8 +55,12 @@ MEASURED_TRIAL_S_PER_RECORDING = {
     # the audio-visual agent's branches on the tiny RML stand-in (12 training clips; decoding included)
     "av-visual": 3.0, "av-audio": 2.8, "av-agent": 1.9,
 }
-# First read of a corpus in a run (recordings, labels, cached arrays), seconds.
-PREPARE_S = 20.0
+# First read of a corpus in a run (recordings, labels, fold check), seconds: measured
+# 0.01-1.4 s wall per small stand-in (BioVid's 720 recordings the most) under load 20
+# on the 2-core EPYC (scripts/bench_default_run.py, docs/performance.md); it was 20.
+# Decoding and face tracks are not in it: they are cached per recording and
+# charged to the jobs that first read them.
+PREPARE_S = 3.0
 SAFETY = 0.85  # plan to 85 % of the budget: the estimate is a model, the clock is not
 
 
@@ -102,13 +106,13 @@ def measure_gflops(threads: int, n: int = 1024, repeats: int = 9) -> float:
 def machine(workers: int = 1, *, refresh: bool = False, cache: Path | None = None) -> Machine:
     """This machine as the planner sees it, ``workers`` processes sharing the
     cores; the throughput is measured once and cached (``refresh`` re-measures)."""
-    import torch
+    from importlib.metadata import version  # not torch itself: a cached figure needs no import
 
     cores = os.cpu_count() or 1
     workers = max(1, int(workers))
     threads = max(1, cores // workers)
     path = cache or _cache_file()
-    key = f"{cpu_model()}|threads={threads}|torch={torch.__version__}"
+    key = f"{cpu_model()}|threads={threads}|torch={version('torch')}"
     known: dict = {}
     if path.exists():
         try:
@@ -144,6 +148,7 @@ class Plan:
     undeclared: list[str] = field(default_factory=list)
     prepare_s: float = 0.0         # first read of each corpus
     deferred: dict = field(default_factory=dict)  # cell -> estimated seconds, left out of this run
+    below_floor: list = field(default_factory=list)  # cells cut below their model's declared min_work
 
     @property
     def total_s(self) -> float:
@@ -301,15 +306,18 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         table[cell] = rows
     budget_s = None if minutes is None else float(minutes) * 60.0
 
-    # a model may declare the least share it still learns with (EmoP3D: 0.5)
-    floor = {cell: max(MIN_SHARE, float(getattr(reg.model(cell.model), "min_work", MIN_SHARE)))
-             for cell in table}
+    # A model may declare the least share it still learns well with (min_work). The
+    # planner cuts to those floors first; when the run still does not fit, every
+    # cell may go down to MIN_SHARE (recorded on the row and flagged in the plan)
+    # before any cell is deferred: a cut cell still has its row, a deferred one none.
+    declared = {cell: max(MIN_SHARE, float(getattr(reg.model(cell.model), "min_work", MIN_SHARE)))
+                for cell in table}
 
-    def choose(ceiling: float) -> dict:
+    def choose(ceiling: float, floor: dict, cells) -> dict:
         # the largest share whose costliest job is under the ceiling (the cell's floor otherwise)
-        return {cell: next((s for s in SHARES if s >= floor[cell] and max(rows[s]) <= ceiling),
+        return {cell: next((s for s in SHARES if s >= floor[cell] and max(table[cell][s]) <= ceiling),
                            min(s for s in SHARES if s >= floor[cell]))
-                for cell, rows in table.items()}
+                for cell in cells}
 
     def prepare_of(cells) -> float:
         # the first read of each corpus that still has a cell in the run
@@ -318,25 +326,37 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     def total(shares: dict) -> float:
         return (prepare_of(shares) + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
 
-    shares = {c: 1.0 for c in table}
-    if budget_s is not None and total(shares) > budget_s * SAFETY:
-        lo, hi = 0.0, max(max(r[1.0]) for r in table.values())
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            if total(choose(mid)) <= budget_s * SAFETY:
-                lo = mid
-            else:
-                hi = mid
-        shares = choose(lo)
+    def fit(cells) -> dict:
+        shares = {c: 1.0 for c in cells}
+        if budget_s is None or total(shares) <= budget_s * SAFETY:
+            return shares
+        for floor in (declared, {c: MIN_SHARE for c in cells}):
+            lo, hi = 0.0, max(max(table[c][1.0]) for c in cells)
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                if total(choose(mid, floor, cells)) <= budget_s * SAFETY:
+                    lo = mid
+                else:
+                    hi = mid
+            shares = choose(lo, floor, cells)
+            if total(shares) <= budget_s * SAFETY:
+                break
+        return shares
+
+    shares = fit(list(table))
     deferred = {}
-    if budget_s is not None:
-        # Every costly cell at its floor and still over budget: the costliest cells
+    if budget_s is not None and total(shares) > budget_s * SAFETY:
+        # Every cell at the least share and still over budget: the costliest cells
         # wait for a run with a larger --budget (or one that selects them); the run
         # that is asked for stays inside its time budget and says what it left out.
+        # The cells that stay are then planned again, so what the deferred cells
+        # leave goes to the others' work.
         for cell in sorted(shares, key=lambda c: sum(table[c][shares[c]]), reverse=True):
             if total(shares) <= budget_s * SAFETY or len(shares) == 1:
                 break
             deferred[cell] = sum(table[cell][shares.pop(cell)])
+        shares = fit(list(shares))
+    below = sorted(str(c) for c, s in shares.items() if s < declared[c])
     planned, seconds = [], {}
     for cell, cjobs in by_cell.items():
         if cell in deferred:
@@ -349,7 +369,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     cell_cost = {c: sum(table[c][shares[c]]) for c in shares}
     planned.sort(key=lambda j: (cell_cost[j.cell], str(j.cell), j.seed, j.fold_index))
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
-                prepare_s=prepare_of(shares), deferred=deferred)
+                prepare_s=prepare_of(shares), deferred=deferred,
+                below_floor=[c for c in below if c not in {str(d) for d in deferred}])
 
 
 def _fmt_s(s: float) -> str:
@@ -366,6 +387,8 @@ def describe(p: Plan) -> list[str]:
     for name, secs in cells.items():  # already cheap first
         share = p.shares.get(name, 1.0)
         cut = "" if share >= 1.0 else f"  work x{share:g}"
+        if name in p.below_floor:
+            cut += " (below the model's declared floor: learns little)"
         lines.append(f"estimate {_fmt_s(secs)}  {counts[name]:3d} jobs  {name}{cut}")
     for cell, secs in sorted(p.deferred.items(), key=lambda kv: kv[1]):
         lines.append(f"deferred {_fmt_s(secs)}           {cell}  (over the budget at its floor share)")

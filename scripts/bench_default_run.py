@@ -108,7 +108,7 @@ def print_plan(reg, prof, jobs, m, minutes) -> None:
 
 
 def measure(reg, prof, jobs, m, minutes, store_url: str, dataset: str, model: str,
-            share: float | None) -> None:
+            share: float | None, task: str = "*") -> None:
     """Run the jobs of the cells matching ``dataset``/``model`` at the share the
     whole plan gives them (their floor when deferred; ``share`` forces one), one
     by one in this process (one worker, its threads), timing each."""
@@ -120,7 +120,8 @@ def measure(reg, prof, jobs, m, minutes, store_url: str, dataset: str, model: st
 
     torch.set_num_threads(m.threads)
     whole = budget.plan(jobs, minutes, m, reg)
-    mine = [j for j in jobs if fnmatch(j.cell.dataset, dataset) and fnmatch(j.cell.model, model)]
+    mine = [j for j in jobs if fnmatch(j.cell.dataset, dataset) and fnmatch(j.cell.model, model)
+            and fnmatch(j.cell.task, task)]
     cells = {j.cell for j in mine}
     floors = {c: min(s for s in budget.SHARES if s >= max(budget.MIN_SHARE, float(
         getattr(reg.model(c.model), "min_work", budget.MIN_SHARE)))) for c in cells}
@@ -162,6 +163,10 @@ def measure(reg, prof, jobs, m, minutes, store_url: str, dataset: str, model: st
         print(f"{name:70s} {n:4d} {est[name]:8.1f} {w:8.1f} {w / max(est[name], 1e-9):6.2f} {c:8.1f}"
               f" {fit:8.1f} {w - fit:9.1f}")
     e = sum(est[n] for n in got)
+    scores = _scores(store_url, [j.key for j in p.jobs])
+    if scores:
+        print("test scores per cell (mean over its rows): " + "; ".join(
+            f"{c}: {v:.3f}" for c, v in sorted(scores.items())))
     print(f"measured {wall:.1f} s wall ({cpu:.1f} CPU-s) against {e:.1f} s estimated "
           f"({wall / max(e, 1e-9):.2f}x); load after {os.getloadavg()[0]:.1f}")
 
@@ -188,6 +193,23 @@ def _at_share(cjobs, share: float, m, reg) -> dict:
     return out
 
 
+def _scores(store_url: str, keys: list[str]) -> dict:
+    import sqlalchemy as sa
+
+    from emobench.store import results
+
+    eng = sa.create_engine(store_url)
+    with eng.connect() as con:
+        rows = con.execute(sa.select(results.c.dataset, results.c.task, results.c.model,
+                                     results.c.score).where(results.c.key.in_(keys))).fetchall()
+    eng.dispose()
+    out = collections.defaultdict(list)
+    for r in rows:
+        if r.score is not None:
+            out[f"{r.dataset}/{r.task} x {r.model}"].append(float(r.score))
+    return {k: sum(v) / len(v) for k, v in out.items()}
+
+
 def _fit_seconds(store_url: str, key: str) -> float:
     """Tuning + test prediction seconds of a stored row (the model's own work)."""
     import sqlalchemy as sa
@@ -210,6 +232,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=None, help="minutes (default: the profile's)")
     ap.add_argument("--dataset", default="*")
     ap.add_argument("--model", default="*")
+    ap.add_argument("--task", default="*", help="task name or glob (for --measure)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--gflops", type=float, default=None,
                     help="fp32 matmul GFLOP/s of one worker (default: this machine's, measured/cached)")
@@ -238,7 +261,7 @@ def main(argv=None) -> int:
           f"{os.getloadavg()[0]:.1f}")
     print_plan(reg, prof, jobs, m, minutes)
     if a.measure:
-        measure(reg, prof, jobs, m, minutes, a.store, a.dataset, a.model, a.share)
+        measure(reg, prof, jobs, m, minutes, a.store, a.dataset, a.model, a.share, a.task)
     return 0
 
 

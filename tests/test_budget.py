@@ -144,22 +144,54 @@ def test_a_tight_budget_cuts_costly_cells_first_and_rekeys_them():
     assert "2.00x" in cmp[-1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: with every registered corpus and model (13 corpora, 3 seeds) the plan at the floor "
-    "share is ~51 min on one worker at 100 GFLOP/s; EmoP3D, TSM-ResNet and the undeclared torch "
-    "models need cheaper validation/test passes or a lower default (docs/performance.md). "
-    "Strict: this test fails once the plan fits, so the mark gets removed."))
+# The default layout on the 2-core EPYC: one 1-thread worker per core, each at the
+# measured 1-thread fp32 matmul rate (68 GFLOP/s idle), the measured harness cost per fold.
+EPYC_DEFAULT = budget.Machine(gflops=68.0, workers=2, threads=1, overhead_s=budget.OVERHEAD_S,
+                              source="2-core EPYC, default layout")
+
+
 def test_whole_default_matrix_fits_the_default_budget():
     # The planner's estimate for every registered default cell, 3 seeds for
-    # stochastic models, 3 folds, on this test's fixed machine: within 20 minutes.
+    # stochastic models, 3 folds, on the default layout of the 2-core machine:
+    # within 20 minutes, with no cell deferred (the seed systems included); costly
+    # cells may be cut below their declared floor, which the plan flags.
     prof = get_profile("default")
     cells = _cells()
     jobs = _jobs(cells, folds=prof.max_folds, seeds=prof.seeds, trials=prof.trials)
-    p = budget.plan(jobs, prof.budget_minutes, MACHINE)
+    p = budget.plan(jobs, prof.budget_minutes, EPYC_DEFAULT)
     assert prof.budget_minutes == 20
-    assert p.total_s <= 20 * 60, budget.describe(p)[-3:]
+    assert p.total_s <= 20 * 60 * budget.SAFETY, budget.describe(p)[-3:]
+    assert not p.deferred, budget.describe(p)[-3:]
     assert len(p.jobs) == len(jobs)
     assert {j.cell for j in p.jobs} == set(cells)
+    flagged = [ln for ln in budget.describe(p) if "below the model's declared floor" in ln]
+    assert len(flagged) == len(p.below_floor)
+
+
+def test_cells_go_below_their_declared_floor_before_any_is_deferred():
+    reg = registry()
+    cells = _cells(model="emop3d")[:2]
+    jobs = _jobs(cells)
+    cls = reg.model("emop3d")
+
+    def total(share):  # every job is the first of its (seed, fold) here
+        secs = 0.0
+        for j in jobs:
+            ds = reg.dataset(j.cell.dataset)
+            secs += budget.job_seconds(j, cls, ds.modalities, ds.task(j.cell.task), share, MACHINE)
+        return (budget.PREPARE_S * len({c.dataset for c in cells}) + secs) / MACHINE.workers
+
+    at_floor, at_least = total(cls.min_work), total(budget.MIN_SHARE)
+    assert at_least < at_floor
+    between = budget.plan(jobs, (at_floor + at_least) / 2 / budget.SAFETY / 60, MACHINE)
+    assert not between.deferred and between.fits
+    assert between.below_floor and all(between.shares[c] < cls.min_work for c in between.below_floor)
+    assert any("below the model's declared floor" in ln for ln in budget.describe(between))
+    # below the least-share total one cell waits, and the other gets more than the least share back
+    tight = budget.plan(jobs, at_least * 0.9 / budget.SAFETY / 60, MACHINE)
+    assert len(tight.deferred) == 1 and tight.total_s <= at_least * 0.9 + 1e-6
+    (kept,) = tight.shares.values()
+    assert kept > budget.MIN_SHARE
 
 
 def test_a_budget_too_small_for_every_floor_defers_the_costliest_cells():
