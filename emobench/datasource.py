@@ -141,11 +141,11 @@ def generator_version(ds: Dataset) -> str:
     """Fingerprint of the code that writes a stand-in (the plugin's package and
     emobench.sim): a changed generator writes a fresh stand-in instead of
     reusing a stale one from the cache."""
-    import emobench.sim
-
     h = hashlib.sha256()
     module = Path(sys.modules[type(ds).__module__].__file__)
-    files = sorted(Path(emobench.sim.__file__).parent.glob("*.py"))
+    # the sim package's files, found without importing it (it pulls in SciPy: seconds
+    # that a rerun with nothing to write does not need)
+    files = sorted((Path(__file__).parent / "sim").glob("*.py"))
     # a plugin package's own modules; a single-module plugin is that file alone,
     # not every sibling that happens to share its folder
     declared = getattr(ds, "standin_version", "")
