@@ -11,16 +11,18 @@ registered default matrix: each corpus's primary protocol and tasks, the
 profile's folds and seeds, the real fold sizes of the stand-ins), so the
 stand-ins must be written in the cache (a first ``emobench run`` or this
 script with ``--write`` writes them). For every cell it prints the estimate at
-the whole default work, at the planned share and at the model's floor; then
-totals per model, the planned total against the budget and the deferred cells.
+the whole default work, at the planned share and at the least share
+(``budget.MIN_SHARE``, the column "floor"); then totals per model, the planned
+total against the budget and the deferred cells.
 
-``--measure`` runs the selected cells (the planned share of each, the same
-job keys) through ``emobench.runner.run`` on a private store, then reads the
-rows: wall seconds per job (``Outcome.seconds``), of which tuning + test
-prediction (the model's fit and predict) is the fit time and the rest the
-harness (claim, fold check, scoring, commit); and prints measured against
-estimated per cell, and the CPU seconds of this process and its workers.
-Always give ``--cache`` and ``--store`` private paths for a measurement.
+``--measure`` runs the jobs of the cells matching ``--dataset``/``--model``/
+``--task`` at the share the whole plan gives them (``--share`` forces one; the
+same job keys as the run) one by one in this process on a private store, then
+reads the rows: wall seconds per job, of which tuning + test prediction (the
+model's fit and predict) is the fit time and the rest the harness (claim, fold
+check, scoring, commit); it prints measured against estimated seconds per cell,
+CPU seconds and the mean test score per cell. Always give ``--cache`` and
+``--store`` private paths for a measurement.
 """
 
 from __future__ import annotations
