@@ -19,7 +19,14 @@ default work, given as the knob ``{"work": share}`` that the model turns into
 epochs, a clip budget or a data fraction (``FitContext.work`` /
 ``FitContext.epochs``). Costly cells are cut first (water-filling: every job
 above a per-job ceiling is scaled down to it, the ceiling is the largest
-that fits), cheap cells keep their whole default. Shares are quantised so
+that fits), cheap cells keep their whole default. The per-job ceiling is
+searched first with each model's declared floor (``min_work``), then, when even
+those floors do not fit, with every cell allowed down to :data:`MIN_SHARE`
+(such cells are flagged in the plan); only then are the costliest cells
+deferred, and the cells that stay are planned again. A model whose cost depends
+on the length of its video input declares ``cost_uses_frames`` and gets the
+median frames per recording, measured once per corpus content and cached
+(:func:`recording_frames`), as the knob ``frames``. Shares are quantised so
 the same budget on the same machine gives the same plan, the same job keys,
 and so a rerun finds its results in the store.
 """
