@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 # module names inside emobench.leaderboard, in the order their sections appear
-SECTIONS: tuple[str, ...] = ("online", "groups")
+SECTIONS: tuple[str, ...] = ("majority", "online", "groups")
 
 
 def render_all(store, tables, out, written) -> list[str]:
