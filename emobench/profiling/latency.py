@@ -85,7 +85,8 @@ def source_fps(inferences_per_s: float, realtime: dict | None, reference_fps: fl
 def profile_module(module, example, *, batch: int = 8, threads: int | None = None,
                    backend: str = "auto", iters: int | None = None, warmup: int = 5,
                    min_time: float = 1.0, rtol: float = 1e-4, realtime: dict | None = None,
-                   device: str = "cpu", candidates: tuple[str, ...] = AUTO_BACKENDS) -> dict:
+                   device: str = "cpu", candidates: tuple[str, ...] = AUTO_BACKENDS,
+                   max_time: float = 20.0) -> dict:
     """Profile ``module`` on ``example`` (batch-1 input, or a tuple of them).
 
     ``peak_mem_mb`` is the growth of the process's peak RSS during this call:
@@ -94,7 +95,8 @@ def profile_module(module, example, *, batch: int = 8, threads: int | None = Non
     process already reached a higher peak. ``weights_mb`` is exact.
     ``roofline_fraction`` is achieved GFLOP/s at batch N (median call) over the
     fastest matmul timed between those same calls (``roofline_fraction_best``:
-    the fastest call's rate over it).
+    the fastest call's rate over it). ``max_time`` caps each timing loop (at
+    least 3 calls), so a 300 ms network costs seconds, not 30 + 10 calls.
     """
     import torch
 
@@ -121,7 +123,7 @@ def profile_module(module, example, *, batch: int = 8, threads: int | None = Non
                     rejected[name] = str(exc)
                     continue
                 race[name] = (float(np.median(time_calls(fn, x1, warmup=3, min_iters=10, min_time=0.3,
-                                                         max_time=3.0, device=device))), fn)
+                                                         max_time=min(3.0, max_time), device=device))), fn)
             chosen = min(race, key=lambda k: race[k][0])
             fn = race[chosen][1]
             out["auto"] = {"batch1_p50_ms": {k: round(v[0], 4) for k, v in race.items()},
@@ -129,11 +131,13 @@ def profile_module(module, example, *, batch: int = 8, threads: int | None = Non
         else:
             chosen = backend
             fn = _checked(backend, module, x1, reference, threads, rtol)
-        t1 = time_calls(fn, x1, warmup=warmup, iters=iters, min_time=min_time, device=device)
+        t1 = time_calls(fn, x1, warmup=warmup, iters=iters, min_time=min_time, max_time=max_time,
+                        device=device)
         if backend == "auto" and chosen != "eager" and "eager" in race:
             # A short race can be fooled (a busy neighbour, jit re-optimising
             # after its first calls): confirm against a full eager timing.
-            t_eager = time_calls(module, x1, warmup=warmup, iters=iters, min_time=min_time, device=device)
+            t_eager = time_calls(module, x1, warmup=warmup, iters=iters, min_time=min_time,
+                                 max_time=max_time, device=device)
             out["auto"]["confirm_p50_ms"] = {chosen: float(np.median(t1)), "eager": float(np.median(t_eager))}
             if np.median(t_eager) < np.median(t1):
                 chosen, fn, t1 = "eager", module, t_eager
@@ -145,7 +149,8 @@ def profile_module(module, example, *, batch: int = 8, threads: int | None = Non
             fn_n = fn
         roof = InterleavedRoofline()
         tn = time_calls(fn_n, xn, warmup=max(2, warmup // 2), iters=None if iters is None else max(3, iters // 2),
-                        min_iters=10, min_time=min_time / 2, device=device, after=roof.tick)
+                        min_iters=10, min_time=min_time / 2, max_time=max_time, device=device,
+                        after=roof.tick)
         flops = count_flops(module, x1)
         roof_gflops = roof.gflops
         roof_median = getattr(roof, "median_gflops", roof_gflops)

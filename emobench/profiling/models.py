@@ -169,7 +169,8 @@ def profile_model(model, *, modalities=None, task=None, batch: int = 8, threads:
                   backend: str = "auto", iters: int | None = None, warmup: int = 5,
                   min_time: float = 1.0, rtol: float = 1e-4, store=None, input_name: str | None = None,
                   device: str = "cpu", params: dict | None = None, repeat_under_load: bool = True,
-                  candidates: tuple[str, ...] | None = None, timed: dict | None = None) -> dict:
+                  candidates: tuple[str, ...] | None = None, timed: dict | None = None,
+                  max_time: float = 20.0) -> dict:
     """Profile a registered model (name, class or instance) at ``params`` (the
     tuned configuration; default: the paper's) through its
     ``torch_module(modalities, task)``, or through ``predict`` when it has no
@@ -202,7 +203,7 @@ def profile_model(model, *, modalities=None, task=None, batch: int = 8, threads:
         extra = {"candidates": tuple(candidates)} if candidates else {}
         figures = profile_module(module, example, batch=batch, threads=threads, backend=backend,
                                  iters=iters, warmup=warmup, min_time=min_time, rtol=rtol,
-                                 realtime=m.realtime, device=device, **extra)
+                                 realtime=m.realtime, device=device, max_time=max_time, **extra)
         figures["_signature"] = sig
         return figures
 
@@ -316,7 +317,7 @@ def profiled(store) -> set[tuple]:
             for model, inp, fig in rows}
 
 
-def profile_latency(reg, cells, store_url: str | None, *, min_time: float = 0.5,
+def profile_latency(reg, cells, store_url: str | None, *, min_time: float = 0.5, max_time: float = 2.0,
                     candidates: tuple[str, ...] = RUN_CANDIDATES) -> list[str]:
     """Profile each leaderboard entry of ``cells`` at its tuned configuration (see
     :func:`tuned_configs`), once per (model, model version, corpus, configuration)
@@ -326,7 +327,8 @@ def profile_latency(reg, cells, store_url: str | None, *, min_time: float = 0.5,
     Cheap by construction: the tuned network is built from the configuration and
     timed untrained (latency does not depend on the weights; nothing is refit),
     configurations that build the same network are timed once (``timed_as``),
-    ``auto`` races the backends in ``candidates`` only, and a loaded machine is
+    ``auto`` races the backends in ``candidates`` only, each timing loop stops
+    after ``max_time`` seconds (at least 3 calls), and a loaded machine is
     recorded (``load_at_start``, ``load``) rather than waited out."""
     from emobench.store import Store, default_url
 
@@ -341,8 +343,8 @@ def profile_latency(reg, cells, store_url: str | None, *, min_time: float = 0.5,
             if (model_name, ds_name, cls.version, config_hash(m)) in have:
                 continue
             profile_model(m, modalities=ds.modalities, task=task, store=store, input_name=ds_name,
-                          params=params, min_time=min_time, candidates=candidates, timed=timed,
-                          repeat_under_load=False)
+                          params=params, min_time=min_time, max_time=max_time, candidates=candidates,
+                          timed=timed, repeat_under_load=False)
             have.add((model_name, ds_name, cls.version, config_hash(m)))
         except Exception as exc:
             problems.append(f"profiling {model_name} on {ds_name} failed: {type(exc).__name__}: {exc}")
