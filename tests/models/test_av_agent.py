@@ -222,8 +222,9 @@ def test_audio_bands_are_standardised_from_training_patches():
 def test_default_profile_costs_fit_the_planner_budget():
     """Declared seconds of one default-profile cell on the RML stand-in's folds
     (3 folds x 3 seeds, 2 trials, ~54 training clips): each av-* cell stays
-    within ~100 worker-seconds (the planner's share of a 20-minute run), the agent
-    costs more than either branch, and the paper profile costs far more."""
+    within ~70 worker-seconds and the agent (both branches, fusion, REINFORCE) within
+    ~130 (measured 13.7 CPU-s per fold fit), the agent costs more than either branch,
+    and the paper profile costs far more."""
     from emobench_plugins.datasets.rml import EMOTION_TASK, Rml
     from emobench_plugins.models.av_agent import AVAgent, AVAudio, AVVisual
 
@@ -232,7 +233,8 @@ def test_default_profile_costs_fit_the_planner_budget():
     for cls in (AVVisual, AVAudio, AVAgent):
         c = cls.cost(Rml.modalities, EMOTION_TASK, 54, knobs)
         cell[cls.name] = 9 * (0.35 + 2 * (c["seconds"] + c.get("gflop", 0.0)))
-    assert all(10 < s <= 105 for s in cell.values()), cell
+    assert all(10 < cell[m] <= 70 for m in ("av-visual", "av-audio")), cell
+    assert cell["av-agent"] <= 130, cell
     assert cell["av-agent"] > max(cell["av-visual"], cell["av-audio"])
     paper = AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, {**knobs, "profile": "paper"})
     assert paper["seconds"] > 20 * AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, knobs)["seconds"]

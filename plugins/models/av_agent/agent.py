@@ -58,7 +58,7 @@ class AVAgent(AVVisual):
 
     # seconds per training clip of the fusion and online stages (embedding both
     # branches, the fusion head's epochs, RL_EPOCHS of REINFORCE), measured as TRAIN_S
-    STAGE_S_PER_CLIP: ClassVar[float] = 0.06
+    STAGE_S_PER_CLIP: ClassVar[float] = 0.105
 
     @classmethod
     def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
