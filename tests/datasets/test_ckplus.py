@@ -137,3 +137,74 @@ def test_emotion8_adds_one_held_neutral_first_frame_per_labelled_subject():
     assert not np.array_equal(seq[-1], seq[0])
     lm = neutral["S005_neutral"].load("landmarks")
     assert lm.shape == (4, 68, 2) and np.array_equal(lm[-1], recs["S005_001"].load("landmarks")[0])
+
+
+def _frame(seq, i, size=(16, 20)):
+    import cv2
+
+    img = cv2.resize(L.decode_image(seq.frames[i]), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def test_face_image_is_the_labelled_peak_frame_of_every_recording():
+    recs = _by_id(FIXTURE)
+    seqs = L.scan(FIXTURE)
+    # one still per recording, the labelled ones included (327 of 593 in the real corpus)
+    assert all({"face_image", "face_clip", "face_video"} <= set(r.streams) for r in recs.values())
+    for rid in ("S005_001", "S010_004", "S011_001"):
+        seq = seqs[rid]
+        # the emotion file is named after the peak frame, which is the sequence's last
+        assert seq.emotion_number == seq.numbers[-1] and seq.peak == len(seq.frames) - 1
+        img = recs[rid].load("face_image", size=(16, 20), gray=True)
+        assert img.shape == (16, 20) and img.dtype == np.uint8
+        assert np.array_equal(img, _frame(seq, seq.peak))
+        assert np.array_equal(img, recs[rid].load("face_video", size=(16, 20), gray=True)[-1])
+        assert not np.array_equal(img, _frame(seq, 0))                  # not the neutral frame
+        assert recs[rid].meta["peak_frame"].endswith(f"{rid}_{seq.emotion_number}.png")
+    # an unlabelled sequence: its last frame; a neutral item: the first frame it is made of
+    assert np.array_equal(recs["S005_002"].load("face_image", size=(16, 20), gray=True),
+                          _frame(seqs["S005_002"], -1))
+    assert np.array_equal(recs["S010_neutral"].load("face_image", size=(16, 20), gray=True),
+                          _frame(seqs["S010_004"], 0))
+    # the adapter: the same still as a one-frame clip
+    clip = recs["S010_004"].load("face_clip", size=(16, 20), gray=True)
+    assert clip.shape == (1, 16, 20) and np.array_equal(clip[0], recs["S010_004"].load(
+        "face_image", size=(16, 20), gray=True))
+    assert recs["S010_004"].load("face_image").shape == (64, 64, 3)
+
+
+def _unzipped(tmp_path):
+    for archive in FIXTURE.glob("*.zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp_path)
+    return tmp_path / "Emotion_labels" / "Emotion" / "S010" / "004"
+
+
+def test_face_image_follows_the_frame_the_emotion_file_names(tmp_path):
+    emo = _unzipped(tmp_path)
+    (emo / "S010_004_00000005_emotion.txt").rename(emo / "S010_004_00000003_emotion.txt")
+    seq = L.scan(tmp_path)["S010_004"]
+    assert seq.peak == 2
+    rec = _by_id(tmp_path)["S010_004"]
+    assert np.array_equal(rec.load("face_image", size=(16, 20), gray=True), _frame(seq, 2))
+
+
+def test_emotion_file_naming_a_missing_frame_is_a_named_error(tmp_path):
+    emo = _unzipped(tmp_path)
+    (emo / "S010_004_00000005_emotion.txt").rename(emo / "S010_004_00000009_emotion.txt")
+    with pytest.raises(L.CkPlusFormatError, match="names frame 00000009, which has no image") as err:
+        CkPlus().load(tmp_path)
+    assert err.value.path.endswith("S010_004_00000009_emotion.txt")
+
+
+def test_standin_has_one_peak_image_per_recording(tmp_path):
+    meta = write_standin(tmp_path, "tiny", seed=1)
+    recs = CkPlus().load(tmp_path)
+    images = [r.load("face_image", size=(32, 32), gray=True) for r in recs]
+    assert len(images) == meta["counts"]["recordings"] == 48
+    assert all(i.shape == (32, 32) for i in images)
+    by_id = {r.id: (r, im) for r, im in zip(recs, images)}
+    for r, im in by_id.values():
+        clip = r.load("face_video", size=(32, 32), gray=True)
+        # the stand-in's emotion files sit on the last frame: the still is the clip's apex
+        assert np.array_equal(im, clip[0] if r.id.endswith("_neutral") else clip[-1])

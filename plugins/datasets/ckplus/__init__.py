@@ -8,6 +8,13 @@ face models see them) but carry no task label. The 8-class task adds one
 neutral recording per labelled subject (``<subject>_neutral``): the first
 (neutral) frame of the subject's first labelled sequence, held for as many
 frames as that sequence's clip has, so clip length says nothing about the class.
+
+Besides the clip, every recording has its peak frame as a still image
+(``face_image``: the frame the emotion file is named after, the last frame of an
+unlabelled sequence, the first frame of a neutral item), which is how the field
+scores image models on CK+, and the same image as a one-frame clip
+(``face_clip``), the adapter RAF-DB declares, so a pairing trained on RAF-DB's
+stills tests on CK+'s apex images rather than on neutral-to-apex clips.
 """
 
 from __future__ import annotations
@@ -59,6 +66,31 @@ def _video_loader(seq: L.Sequence, neutral: bool = False):
     return load
 
 
+def _image_loader(seq: L.Sequence, neutral: bool = False):
+    def load(size: tuple[int, int] = (64, 64), gray: bool = False) -> np.ndarray:
+        """(H, W[, 3]) uint8: the sequence's peak frame (the first frame for ``neutral``)."""
+        import cv2
+
+        src = seq.frames[0 if neutral else seq.peak]
+        img = cv2.resize(L.decode_image(src), (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if gray else img
+    return load
+
+
+def _as_clip(load_image):
+    """The declared image-to-clip adapter: the still as a one-frame clip (1, H, W[, 3])."""
+    return lambda **spec: load_image(**spec)[None]
+
+
+def _streams(seq: L.Sequence, neutral: bool = False) -> dict:
+    image = _image_loader(seq, neutral)
+    streams = {"face_video": _video_loader(seq, neutral), "face_image": image,
+               "face_clip": _as_clip(image)}
+    if seq.landmarks:
+        streams["landmarks"] = _landmark_loader(seq, neutral)
+    return streams
+
+
 def _landmark_loader(seq: L.Sequence, neutral: bool = False):
     def load() -> np.ndarray:
         files = [seq.landmarks[0]] * len(seq.landmarks) if neutral else seq.landmarks
@@ -72,13 +104,18 @@ def _landmark_loader(seq: L.Sequence, neutral: bool = False):
 
 class CkPlus(Dataset):
     name = "ckplus"
-    version = "2"
+    version = "3"
     title = "CK+ (Extended Cohn-Kanade)"
     folder = "CK+"
     modalities = {
         "face_video": Modality("face_video", (None, None), None, (),
                                "<= 16 frames from the neutral first to the peak last frame; "
                                "spec size=(H, W), gray="),
+        "face_image": Modality("face_image", (None, None), None, (),
+                               "the peak frame (the one the emotion file names; first frame "
+                               "of a neutral item); spec size=(H, W), gray="),
+        "face_clip": Modality("face_video", (None, None), None, (),
+                              "adapter: the peak frame as a one-frame clip"),
         "landmarks": Modality("landmarks", (None, 2), None, ("x", "y"),
                               "Landmarks part: one (points, 2) row set per frame"),
     }
@@ -117,18 +154,15 @@ class CkPlus(Dataset):
                 first = neutral.get(seq.subject)
                 if first is None or seq.sequence < first.sequence:
                     neutral[seq.subject] = seq
-            streams = {"face_video": _video_loader(seq)}
-            if seq.landmarks:
-                streams["landmarks"] = _landmark_loader(seq)
-            recs.append(Recording(seq.id, seq.subject, labels, streams,
+            recs.append(Recording(seq.id, seq.subject, labels, _streams(seq),
                                   meta={"path": str(seq.frames[0]), "frames": len(seq.frames),
+                                        "peak_frame": str(seq.frames[seq.peak]),
                                         "emotion_file": str(seq.emotion) if seq.emotion else None}))
         for subject, seq in sorted(neutral.items()):
-            streams = {"face_video": _video_loader(seq, neutral=True)}
-            if seq.landmarks:
-                streams["landmarks"] = _landmark_loader(seq, neutral=True)
-            recs.append(Recording(subject + NEUTRAL_SUFFIX, subject, {"emotion8": 0}, streams,
+            recs.append(Recording(subject + NEUTRAL_SUFFIX, subject, {"emotion8": 0},
+                                  _streams(seq, neutral=True),
                                   meta={"path": str(seq.frames[0]), "frames": len(seq.frames),
+                                        "peak_frame": str(seq.frames[0]),
                                         "neutral_of": seq.id}))
         return recs
 

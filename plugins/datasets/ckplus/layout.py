@@ -46,6 +46,16 @@ class Sequence:
     landmarks: list = field(default_factory=list)
     emotion: object = None                            # the peak frame's file, when labelled
     facs: object = None
+    numbers: list = field(default_factory=list)       # frame numbers of ``frames``, in order
+    emotion_number: str | None = None                 # the frame the emotion file names
+
+    @property
+    def peak(self) -> int:
+        """Index into ``frames`` of the peak frame: the frame the emotion file is named
+        after (``S005_001_00000011_emotion.txt`` -> frame 11), else the last frame."""
+        if self.emotion_number is None:
+            return len(self.frames) - 1
+        return self.numbers.index(self.emotion_number)
 
     @property
     def id(self) -> str:
@@ -105,16 +115,20 @@ def scan(root: Path) -> dict[str, Sequence]:
                 if s.emotion is not None:
                     raise CkPlusFormatError(src, f"sequence {s.id} has two emotion files "
                                                  f"({s.emotion} and this one)")
-                s.emotion = src
+                s.emotion, s.emotion_number = src, m[3]
             else:
                 s.facs = src
     for s in seqs.values():
+        s.numbers = sorted(n for n, _ in s.frames)
         s.frames = [src for _, src in sorted(s.frames, key=lambda t: t[0])]
         s.landmarks = [src for _, src in sorted(s.landmarks, key=lambda t: t[0])]
     for s in seqs.values():
         if not s.frames:
             where = s.emotion or s.facs or (s.landmarks[0] if s.landmarks else s.id)
             raise CkPlusFormatError(where, f"sequence {s.id} has label files but no image frames")
+        if s.emotion_number is not None and s.emotion_number not in s.numbers:
+            raise CkPlusFormatError(s.emotion, f"sequence {s.id}: the emotion file names frame "
+                                               f"{s.emotion_number}, which has no image")
     if not seqs:
         raise CkPlusFormatError(found[0], "no S###_###_########.png frames found")
     return dict(sorted(seqs.items()))
