@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-BACKEND_CHOICES = ("auto", "eager", "channels_last", "jit", "compile", "onnx")
+BACKEND_CHOICES = ("auto", "eager", "channels_last", "jit", "compile", "onnx", "bf16")
 
 
 def _fail(message: str) -> None:
@@ -42,7 +42,7 @@ def profile_command(
     models: list[str] = typer.Argument(..., help="Registered model names (see `emobench list`)."),
     batch: int = typer.Option(8, "--batch", "-b", min=1, help="Batch size for the throughput figure."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="torch threads (default: torch's)."),
-    backend: str = typer.Option("auto", "--backend", help="auto | eager | channels_last | jit | compile | onnx."),
+    backend: str = typer.Option("auto", "--backend", help="auto | eager | channels_last | jit | compile | onnx | bf16."),
     iters: Optional[int] = typer.Option(None, "--iters", min=3, help="Timed calls (default: >=30 calls and >=1 s)."),
     store_url: Optional[str] = typer.Option(None, "--store", help="Results store URL to record the profile in."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the profile."),
@@ -84,6 +84,16 @@ def profile_command(
                                                 f"of {fig['roofline_gflops']:.0f} GFLOP/s"),
                 ("peak memory growth", f"{fig['peak_mem_mb']:.1f} MB"),
             ])
+            auto = fig.get("auto") or {}
+            race = auto.get("batch1_p50_ms") or {}
+            if race or auto.get("rejected"):
+                typer.echo("backends (auto race, batch-1 p50):")
+                rows = [(f"  {k}", f"{v:.3f} ms" + (f"  x{auto['x_eager'][k]:.2f} eager" if k in auto.get("x_eager", {})
+                                                    else "") + ("  (not chosen: reduced precision)"
+                                                                if k in auto.get("not_chosen", {}) else ""))
+                        for k, v in race.items()]
+                rows += [(f"  {k}", f"unavailable: {why[:160]}") for k, why in auto.get("rejected", {}).items()]
+                _echo_table(rows)
     if as_json:
         typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=1, default=str))
 

@@ -343,3 +343,72 @@ def test_roofline_is_the_fastest_interleaved_tick():
     flop = 2 * 64 ** 3
     assert roof.gflops == pytest.approx(flop / 0.001 / 1e9)
     assert roof.median_gflops == pytest.approx(flop / 0.02 / 1e9)
+
+
+# -- channels_last decided from the convolutions, and bf16 --------------------------
+
+class FramesNet(nn.Module):
+    """2-d convolutions over (N, T, C, H, W) clips, frames folded into the batch (as TSM / EMERT)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        n, t = x.shape[:2]
+        y = torch.relu(self.conv(x.flatten(0, 1))).mean((2, 3))
+        return self.fc(y.view(n, t, -1).mean(1))
+
+
+class VolumeNet(nn.Module):
+    """3-d convolutions over (N, C, D, H, W) volumes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3, 4)))
+
+
+def test_channels_last_follows_the_convolutions():
+    from emobench.profiling.backends import _channels_last
+
+    torch.manual_seed(2)
+    clip = torch.randn(1, 4, 3, 12, 12)
+    assert profiling.conv_ranks(FramesNet()) == {2} and profiling.conv_ranks(VolumeNet()) == {3}
+    fn = _channels_last(FramesNet().eval(), clip, 1)
+    assert fn.layout == {"4-d": "channels_last"}  # the 5-d clip stays contiguous
+    fig = profile_module(FramesNet().eval(), clip, batch=2, threads=1, backend="channels_last", iters=3,
+                         min_time=0.01)
+    assert fig["backend"] == "channels_last"
+    fn = _channels_last(VolumeNet().eval(), torch.randn(1, 1, 4, 8, 8), 1)
+    assert fn.layout == {"5-d": "channels_last_3d"}
+    fig = profile_module(VolumeNet().eval(), torch.randn(1, 1, 4, 8, 8), batch=2, threads=1,
+                         backend="channels_last", iters=3, min_time=0.01)
+    assert fig["backend"] == "channels_last"
+    # EmoP3D's weighted-sum layers have 5-d weights: 3-d convolutions
+    from emobench_plugins.models.emop3d.pyranet import EmoP3DNet
+
+    assert profiling.conv_ranks(EmoP3DNet(6)) == {3}
+    with pytest.raises(profiling.BackendUnavailable, match="no 2-d or 3-d convolutions"):
+        _channels_last(nn.Linear(3, 2), torch.randn(1, 3), 1)
+
+
+def test_auto_reports_bf16_beside_the_others_or_says_why_not():
+    torch.manual_seed(3)
+    fig = profile_module(FramesNet().eval(), torch.randn(1, 4, 3, 12, 12), batch=2, threads=1, backend="auto",
+                         iters=3, min_time=0.01, candidates=("eager", "channels_last", "bf16"))
+    auto = fig["auto"]
+    assert "channels_last" in auto["batch1_p50_ms"], auto["rejected"]
+    ok, why = profiling.bf16_support()
+    if ok:
+        assert "bf16" in auto["batch1_p50_ms"] and "bf16" in auto["not_chosen"]
+        assert fig["backend"] != "bf16" and auto["x_eager"]["eager"] == 1.0
+        one = profile_module(FramesNet().eval(), torch.randn(1, 4, 3, 12, 12), batch=2, threads=1,
+                             backend="bf16", iters=3, min_time=0.01)
+        assert one["backend"] == "bf16"
+    else:
+        assert "no bf16 instructions" in auto["rejected"]["bf16"] and why

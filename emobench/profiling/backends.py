@@ -5,7 +5,18 @@ A backend builder takes (module, example, threads) and returns a callable
 taking the same positional inputs as the module; builders may raise
 :class:`BackendUnavailable`. ``eager``, ``channels_last``, ``jit`` (trace +
 freeze + optimize_for_inference), ``compile`` (inductor with freezing; slow to
-build, only on request), ``onnx`` (legacy exporter + onnxruntime).
+build, only on request), ``onnx`` (legacy exporter + onnxruntime), ``bf16``
+(``torch.autocast("cpu", dtype=torch.bfloat16)`` around the eager forward; only
+where the CPU has bf16 instructions, checked against eager at the looser
+tolerance of :data:`REDUCED_PRECISION`; ``auto`` times and reports it but never
+chooses it, since it does not compute what eager computes).
+
+``channels_last`` is a layout of convolution weights and activations, so it is
+decided from the network's convolutions, not the input's rank: 2-d convolutions
+get ``torch.channels_last`` weights and 4-d inputs, 3-d ones (``nn.Conv3d`` or a
+layer with a 5-d ``weight``, as EmoP3D's pyramidal layers) ``channels_last_3d``
+weights and 5-d inputs. A 5-d clip fed to a network of 2-d convolutions (TSM
+ResNet, EMERT: frames folded into the batch inside) stays contiguous.
 """
 
 from __future__ import annotations
@@ -21,7 +32,12 @@ from typing import Callable
 
 import numpy as np
 
-AUTO_BACKENDS = ("eager", "channels_last", "jit", "onnx")
+AUTO_BACKENDS = ("eager", "channels_last", "jit", "onnx", "bf16")
+
+# Backends that compute at a lower precision: the tolerance of their equality
+# check (times the reference's largest magnitude, at least 1). ``auto`` reports
+# their timing but chooses among the full-precision backends only.
+REDUCED_PRECISION: dict[str, float] = {"bf16": 5e-2}
 
 
 class BackendUnavailable(RuntimeError):
@@ -77,20 +93,86 @@ def _eager(module, example, threads):
     return module
 
 
+def conv_ranks(module) -> set[int]:
+    """Spatial ranks (2, 3) of the network's convolutions: ``nn.Conv2d`` /
+    ``nn.Conv3d`` (and their transposes), and any other layer whose own
+    ``weight`` is 5-d (a 3-d weighted-sum layer such as EmoP3D's WS3D)."""
+    import torch
+
+    ranks = set()
+    for m in module.modules():
+        w = getattr(m, "weight", None)
+        if isinstance(m, torch.nn.modules.conv._ConvNd):
+            if isinstance(w, torch.Tensor) and w.dim() in (4, 5):
+                ranks.add(w.dim() - 2)
+        elif isinstance(w, torch.nn.Parameter) and w.dim() == 5:
+            ranks.add(3)
+    return ranks
+
+
 def _channels_last(module, example, threads):
     import torch
 
-    dims = {t.dim() for t in _tensors(example)}
-    if dims & {4}:
-        fmt = torch.channels_last
-    elif dims & {5}:
-        fmt = torch.channels_last_3d
-    else:
-        raise BackendUnavailable("channels_last needs a 4-D or 5-D input")
-    m = copy.deepcopy(module).to(memory_format=fmt)
+    ranks = conv_ranks(module)
+    if not ranks:
+        raise BackendUnavailable("channels_last: the network has no 2-d or 3-d convolutions")
+    # the layout each tensor rank gets: 4-d for 2-d convolutions, 5-d for 3-d ones
+    fmts = {r + 2: (torch.channels_last if r == 2 else torch.channels_last_3d) for r in ranks}
+    if not any(t.dim() in fmts for t in _tensors(example)) and not (2 in ranks):
+        # 3-d convolutions but no 5-d input: nothing reaches them in channels_last_3d
+        raise BackendUnavailable("channels_last: 3-d convolutions need a 5-d input")
+    m = copy.deepcopy(module)
+    if set(fmts) == {4}:
+        m = m.to(memory_format=torch.channels_last)
+    else:  # Module.to converts every 4-d and 5-d tensor to one format; here each gets its rank's
+        def convert(t):
+            fmt = fmts.get(t.dim())
+            return t.contiguous(memory_format=fmt) if fmt is not None else t
+
+        m._apply(convert)
 
     def run(*xs):
-        return m(*(x.contiguous(memory_format=fmt) if x.dim() in (4, 5) else x for x in xs))
+        return m(*(x.contiguous(memory_format=fmts[x.dim()]) if x.dim() in fmts else x for x in xs))
+
+    run.layout = {f"{d}-d": str(f).replace("torch.", "") for d, f in sorted(fmts.items())}
+    return run
+
+
+def bf16_support() -> tuple[bool, str]:
+    """Whether this CPU runs bf16 natively (AVX-512 BF16 or AMX): (ok, why)."""
+    import torch
+
+    cap = torch.backends.cpu.get_cpu_capability()
+    probes = []
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        fn = getattr(torch.cpu, name, None)
+        if fn is not None:
+            with contextlib.suppress(Exception):
+                probes.append((name[4:-10], bool(fn())))
+    flags: set[str] = set()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    have = sorted({n for n, ok in probes if ok} | (flags & {"avx512_bf16", "amx_bf16"}))
+    if have:
+        return True, f"bf16 instructions: {', '.join(have)} (capability {cap})"
+    return False, (f"the CPU has no bf16 instructions (capability {cap}; no avx512_bf16 or amx_bf16): "
+                   f"bf16 autocast would be emulated and slower than fp32")
+
+
+def _bf16(module, example, threads):
+    import torch
+
+    ok, why = bf16_support()
+    if not ok:
+        raise BackendUnavailable(f"bf16: {why}")
+
+    def run(*xs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return module(*xs)
 
     return run
 
@@ -173,6 +255,7 @@ def _onnx(module, example, threads):
 
 BACKENDS: dict[str, Callable] = {
     "eager": _eager, "channels_last": _channels_last, "jit": _jit, "compile": _compile, "onnx": _onnx,
+    "bf16": _bf16,
 }
 
 
@@ -203,7 +286,7 @@ def _prepare(backend: str, module, example, threads):
         return BACKENDS[backend](module, example, threads)
     except BackendUnavailable:
         raise
-    except Exception as exc:  # e.g. channels_last_3d on a model with rank-3 weights
+    except Exception as exc:  # e.g. a layout or dtype a layer does not support
         raise BackendUnavailable(f"{backend}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -211,6 +294,7 @@ def _checked(backend, module, example, reference, threads, rtol):
     import torch
 
     fn = _prepare(backend, module, example, threads)
+    rtol = max(rtol, REDUCED_PRECISION.get(backend, rtol))
     with torch.inference_mode():
         try:
             got = _call(fn, example)

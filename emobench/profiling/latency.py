@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from emobench.profiling.backends import AUTO_BACKENDS, _batched, _call, _checked, _sync, _tensors
+from emobench.profiling.backends import (AUTO_BACKENDS, REDUCED_PRECISION, _batched, _call, _checked, _sync,
+                                         _tensors)
 from emobench.profiling.flops import count_flops
 from emobench.profiling.roofline import InterleavedRoofline, load_average, using_threads as _threads
 
@@ -124,10 +125,20 @@ def profile_module(module, example, *, batch: int = 8, threads: int | None = Non
                     continue
                 race[name] = (float(np.median(time_calls(fn, x1, warmup=3, min_iters=10, min_time=0.3,
                                                          max_time=min(3.0, max_time), device=device))), fn)
-            chosen = min(race, key=lambda k: race[k][0])
+            # reduced-precision backends are timed and reported, never chosen
+            exact = [k for k in race if k not in REDUCED_PRECISION]
+            if not exact:
+                raise RuntimeError(f"no full-precision backend ran this network: {rejected}")
+            chosen = min(exact, key=lambda k: race[k][0])
             fn = race[chosen][1]
             out["auto"] = {"batch1_p50_ms": {k: round(v[0], 4) for k, v in race.items()},
                            "rejected": rejected}
+            if "eager" in race:
+                out["auto"]["x_eager"] = {k: round(v[0] / race["eager"][0], 3) for k, v in race.items()}
+            reported = [k for k in race if k in REDUCED_PRECISION]
+            if reported:
+                out["auto"]["not_chosen"] = {k: "reduced precision: reported beside the others, never "
+                                                "chosen by auto" for k in reported}
         else:
             chosen = backend
             fn = _checked(backend, module, x1, reference, threads, rtol)
