@@ -130,17 +130,18 @@ def machine(workers: int = 1, *, refresh: bool = False, cache: Path | None = Non
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
         known[key] = {"gflops": round(measure_gflops(threads), 1), "measured_at": time.time(),
                       "load": load}
-        # A measurement taken on a loaded machine (matmul at 9-20 GFLOP/s
-        # instead of ~130 here) is used for this run but not kept: the
-        # cached figure fixes the plan, and so the job keys, of later runs.
-        if load <= cores:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(known, indent=1))
-            except OSError:
-                pass
+        # Kept even when measured under load: the cached figure fixes the plan,
+        # and so the job keys, of every later run on this machine; re-measuring
+        # each run made a rerun after a loaded first run recompute the cells
+        # whose work share moved. `refresh` (or deleting the file) re-measures.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(known, indent=1))
+        except OSError:
+            pass
     rec = known[key]
-    kept = "cached in" if (rec.get("load") or 0) <= cores else f"measured under load {rec['load']:.1f}, not cached:"
+    kept = ("cached in" if (rec.get("load") or 0) <= cores
+            else f"measured under load {rec['load']:.1f} (low; delete to re-measure), cached in")
     return Machine(gflops=float(rec["gflops"]), workers=workers, threads=threads,
                    source=f"matmul {rec['gflops']:.0f} GFLOP/s on {threads} thread(s), {kept} {path}")
 

@@ -207,3 +207,16 @@ def test_a_budget_too_small_for_every_floor_defers_the_costliest_cells():
     kept = p.cell_seconds()
     assert all(secs <= cheapest_deferred for secs in kept.values())  # the costliest wait
     assert any(line.startswith("deferred") for line in budget.describe(p))
+
+
+def test_the_machine_figure_is_cached_even_when_measured_under_load(tmp_path, monkeypatch):
+    # a rerun must plan with the first run's figure, or work shares (and job keys) move
+    calls = []
+    monkeypatch.setattr(budget, "measure_gflops", lambda threads: calls.append(threads) or 12.0)
+    monkeypatch.setattr(budget.os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+    first = budget.machine(2, cache=tmp_path / "machine.json")
+    monkeypatch.setattr(budget, "measure_gflops", lambda threads: calls.append(threads) or 99.0)
+    again = budget.machine(2, cache=tmp_path / "machine.json")
+    assert first.gflops == again.gflops == 12.0 and len(calls) == 1
+    assert "under load" in again.source
+    assert budget.machine(2, cache=tmp_path / "machine.json", refresh=True).gflops == 99.0
