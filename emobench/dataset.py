@@ -181,6 +181,29 @@ def recording_problems(ds: "Dataset", recs: list[Recording]) -> list[Problem]:
     return out
 
 
+def checked_doctor(ds: "Dataset", root: Path, check) -> DoctorReport:
+    """The doctor of a plugin whose own ``check(root) -> (counts, problems)``
+    walks the tree and opens its media: those problems and counts, then the
+    checks the run applies to the loaded recordings; it never raises."""
+    import warnings
+
+    root = Path(root)
+    report = DoctorReport(ds.name, str(root))
+    report.problems += tree_problems(root)
+    try:
+        counts, problems = check(root)
+        report.problems += problems
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the files the load skips are problems above
+            recs = ds.load(root)
+    except Exception as exc:  # the point of doctor is to report, not to crash
+        report.problems.append(problem_from(exc, root))
+        return report
+    report.problems += recording_problems(ds, recs)
+    report.counts = {**count_recordings(recs, ds.tasks), **counts}
+    return report
+
+
 def open_every_stream(recs: list[Recording], problems: list[Problem]) -> int:
     """Open every stream of every recording once (default spec), adding a problem
     with the failing file's path for each that raises; returns how many opened."""

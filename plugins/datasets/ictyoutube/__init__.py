@@ -11,12 +11,11 @@ out (one speaker per video). Not ICT-MMMO, a different corpus.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from emobench import hookimpl
 from emobench.data import Recording, Task
-from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
+from emobench.dataset import Dataset, DoctorReport, checked_doctor
 from emobench.labelspace import CorpusLabels, declare
 from emobench.media.av import clip_modalities, clip_streams, unusable
 from emobench.protocols import LeaveOneSubjectOut
@@ -71,16 +70,7 @@ class IctYoutube(Dataset):
     def doctor(self, root: Path) -> DoctorReport:
         from .doctor import check_tree
 
-        report = DoctorReport(self.name, str(root))
-        try:
-            counts, problems = check_tree(Path(root))
-            report.problems.extend(problems)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the skipped files are problems above
-                report.counts = {**count_recordings(self.load(Path(root)), self.tasks), **counts}
-        except Exception as exc:  # doctor reports, it does not crash
-            report.problems.append(Problem(str(root), f"{type(exc).__name__}: {exc}"))
-        return report
+        return checked_doctor(self, root, check_tree)
 
     def write_standin(self, out: Path, scale: str = "small", seed: int = 0) -> dict:
         from .standin import write_standin

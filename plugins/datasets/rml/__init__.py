@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emobench import hookimpl
 from emobench.data import Recording, Task
-from emobench.dataset import Dataset, DoctorReport, Problem, count_recordings
+from emobench.dataset import Dataset, DoctorReport, checked_doctor
 from emobench.labelspace import CorpusLabels, declare
 from emobench.media.av import clip_modalities, clip_streams
 
@@ -30,6 +30,7 @@ EMOTION_TASK = Task("emotion-6", "classification", "clip", classes=L.CLASSES, me
 class Rml(Dataset):
     name = "rml"
     version = "1"
+    standin_version = "1"  # bump when the stand-in files change
     title = "RML emotion database (Ryerson)"
     folder = "RML_Dataset"
     modalities = clip_modalities(L.VIDEO_FPS, "clip's AVI")
@@ -58,14 +59,7 @@ class Rml(Dataset):
     def doctor(self, root: Path) -> DoctorReport:
         from .doctor import check_tree
 
-        report = DoctorReport(self.name, str(root))
-        try:
-            counts, problems = check_tree(Path(root))
-            report.problems.extend(problems)
-            report.counts = {**count_recordings(self.load(Path(root)), self.tasks), **counts}
-        except Exception as exc:  # doctor reports, it does not crash
-            report.problems.append(Problem(str(root), f"{type(exc).__name__}: {exc}"))
-        return report
+        return checked_doctor(self, root, check_tree)
 
     def write_standin(self, out: Path, scale: str = "small", seed: int = 0) -> dict:
         from .standin import write_standin
