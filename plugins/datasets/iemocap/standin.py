@@ -36,7 +36,7 @@ from . import layout as L
 
 SIM = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "anger",
        "fru": "disgust"}
-XXX = ("happy", "sad")  # face, voice of a turn the evaluators disagreed on
+NO_AGREEMENT = ("happy", "sad")  # face, voice of an "xxx" turn (the evaluators disagreed)
 NAMES = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "sad": "Sadness",
          "ang": "Anger", "fru": "Frustration"}
 VAD = {"neu": (3.0, 2.5, 2.5), "hap": (4.0, 3.0, 3.0), "exc": (4.0, 4.0, 3.5),
@@ -99,7 +99,7 @@ def _render(seed: int, turn: str, code: str, sc: Scale):
                            {"corpus": "iemocap", "gender": gender})
     name = zlib.crc32(turn.encode("ascii")) % 1_000_003  # names the clip reproducibly
     if code == "xxx":
-        face, voice = XXX
+        face, voice = NO_AGREEMENT
     else:
         quiet = disagreement(seed, turn)
         face = "neutral" if quiet == "face" else SIM[code]
