@@ -349,29 +349,36 @@ def wave_features(x: np.ndarray, kind: str = "egemaps", *, rate: int = TARGET_RA
 def write_av_clip(path: str | Path, frames: np.ndarray, fps: float, wave: np.ndarray | None,
                   sr: int, *, vcodec: str = "mpeg4", bit_rate: int = 600_000) -> None:
     """Mux BGR frames (T, H, W, 3) uint8 and a mono waveform into one container
-    (AVI: MPEG-4 part 2 video, 16-bit PCM audio) with PyAV. Single-threaded
-    encoding, so one input gives byte-identical files."""
+    with PyAV: MPEG-4 part 2 video, and 16-bit PCM audio in AVI or AAC in MP4
+    (MP4 does not carry PCM). Single-threaded encoding, so one input gives
+    byte-identical files."""
     import av
 
     path = Path(path)
+    mp4 = path.suffix.lower() == ".mp4"
     frames = np.asarray(frames, np.uint8)
-    with av.open(str(path), "w", format="avi" if path.suffix.lower() == ".avi" else None) as c:
+    with av.open(str(path), "w", format="mp4" if mp4 else
+                 "avi" if path.suffix.lower() == ".avi" else None) as c:
         vs = c.add_stream(vcodec, rate=Fraction(fps).limit_denominator(1001))
         vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         vs.bit_rate = bit_rate
         vs.codec_context.thread_count = 1
         astream = None
         if wave is not None:
-            astream = c.add_stream("pcm_s16le", rate=int(sr))
+            astream = c.add_stream("aac" if mp4 else "pcm_s16le", rate=int(sr))
             astream.layout = "mono"
+            if mp4:
+                astream.codec_context.thread_count = 1
         for f in frames:
             for p in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24")):
                 c.mux(p)
         for p in vs.encode():
             c.mux(p)
         if astream is not None:
-            pcm = (np.clip(np.asarray(wave, np.float32), -1, 1) * 32767).astype(np.int16)[None]
-            af = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            x = np.clip(np.asarray(wave, np.float32), -1, 1)[None]
+            af = (av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="flt", layout="mono")
+                  if mp4 else av.AudioFrame.from_ndarray((x * 32767).astype(np.int16),
+                                                          format="s16", layout="mono"))
             af.sample_rate, af.pts = int(sr), 0
             for p in astream.encode(af):
                 c.mux(p)

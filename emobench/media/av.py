@@ -21,7 +21,6 @@ waveform, and the audio front-end's eGeMAPS functionals / LLDs and log-mel frame
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
 
@@ -185,33 +184,6 @@ def write_clip(path: Path, frames: np.ndarray | None, fps: float, wave: np.ndarr
         import soundfile as sf
         sf.write(str(path), np.clip(np.asarray(wave, np.float32), -1, 1), int(sr), subtype="PCM_16")
         return
-    if suffix != ".mp4":
-        from emobench.media.audio import write_av_clip
-        write_av_clip(path, frames, fps, wave, sr, bit_rate=bit_rate)
-        return
-    import av
+    from emobench.media.audio import write_av_clip
 
-    frames = np.asarray(frames, np.uint8)
-    with av.open(str(path), "w", format="mp4") as c:
-        vs = c.add_stream("mpeg4", rate=Fraction(fps).limit_denominator(1001))
-        vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        vs.bit_rate = bit_rate
-        vs.codec_context.thread_count = 1
-        astream = None
-        if wave is not None:
-            astream = c.add_stream("aac", rate=int(sr))
-            astream.layout = "mono"
-            astream.codec_context.thread_count = 1
-        for f in frames:
-            for p in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24")):
-                c.mux(p)
-        for p in vs.encode():
-            c.mux(p)
-        if astream is not None:
-            x = np.clip(np.asarray(wave, np.float32), -1, 1)[None]
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format="flt", layout="mono")
-            af.sample_rate, af.pts = int(sr), 0
-            for p in astream.encode(af):
-                c.mux(p)
-            for p in astream.encode():
-                c.mux(p)
+    write_av_clip(path, frames, fps, wave, sr, bit_rate=bit_rate)
