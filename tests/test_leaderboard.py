@@ -61,6 +61,28 @@ def test_a_changed_trial_budget_is_a_separate_entry(reg, tmp_path):
     assert len(t.entries) == 1
 
 
+def test_rows_on_other_data_never_share_a_table_and_the_newest_data_is_shown(reg, tmp_path):
+    import sqlalchemy as sa
+    from emobench.store import results
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    cells, _ = plan(reg, get_profile("smoke"), dataset="toy", model="mean", task="level")
+    runner.run(cells, profile="smoke", store_url=url, progress=False)
+    st = Store(url)
+    with st.engine.begin() as c:  # these rows now stand for an older copy of the corpus
+        for r in st.rows():
+            prov = dict(r["provenance"] or {}, data="older-copy")
+            c.execute(sa.update(results).where(results.c.key == r["key"]).values(provenance=prov))
+    cells, _ = plan(reg, get_profile("smoke"), dataset="toy", model="linear", task="level")
+    runner.run(cells, profile="smoke", store_url=url, progress=False)
+    (t,) = lb.collect(Store(url))
+    assert [e.model for e in t.entries] == ["linear"] and t.data != "older-copy"
+    tables = lb.collect(Store(url), all_versions=True)
+    assert sorted(len(x.entries) for x in tables) == [1, 1]
+    old = next(x for x in tables if x.data == "older-copy")
+    assert old.older_data and old.slug != t.slug and "older data" in old.title
+
+
 def test_holm_marks_and_stale_pngs_and_atomic_readme(reg, tmp_path):
     url = f"sqlite:///{tmp_path}/r.db"
     _run(reg, url)

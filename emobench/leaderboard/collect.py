@@ -106,16 +106,19 @@ class Table:
     reference: dict = field(default_factory=dict)
     scale: str | None = None
     data: str | None = None
+    older_data: str = ""            # set on a table of data a newer copy replaced
 
     @property
     def title(self) -> str:
         ts = "" if self.test_set == "pooled" else f", test set {self.test_set.split('=', 1)[-1]}"
-        return f"{self.dataset} / {self.task} / {self.protocol}{ts} ({self.profile} profile)"
+        old = f" [older data {self.older_data}]" if self.older_data else ""
+        return f"{self.dataset} / {self.task} / {self.protocol}{ts} ({self.profile} profile){old}"
 
     @property
     def slug(self) -> str:
         test = "" if self.test_set == "pooled" else "-" + self.test_set.split("=", 1)[-1]
-        name = f"{'synthetic-' if self.synthetic else ''}{self.dataset}-{self.task}-{self.protocol}{test}"
+        old = f"-data-{self.older_data}" if self.older_data else ""
+        name = f"{'synthetic-' if self.synthetic else ''}{self.dataset}-{self.task}-{self.protocol}{test}{old}"
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
     @property
@@ -138,21 +141,35 @@ def _task_info(dataset: str, task: str) -> dict:
 def collect(store: Store, n_boot: int = 1000, seed: int = 0, *, all_versions: bool = False,
             n_perm: int = 10_000) -> list[Table]:
     """The leaderboard's tables: per (real/synthetic, dataset, task, protocol, test
-    set, profile), one entry per identity (the newest per model unless
+    set, profile, data fingerprint; the newest data only unless ``all_versions``),
+    one entry per identity (the newest per model unless
     ``all_versions``), ranked, with intervals and paired tests against the best."""
     del n_boot  # the jackknife interval and the permutation test need no bootstrap
     rows = store.rows("done", with_predictions=True)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         test_set = "pooled" if r["pool_folds"] else r["fold"]
+        # the data fingerprint is part of the table: entries on another copy or
+        # stand-in of the corpus are other test items, never ranked together
         groups[(bool(r["synthetic"]), r["dataset"], r["task"], r["protocol"], test_set,
-                r["profile"])].append(r)
+                r["profile"], (r["provenance"] or {}).get("data") or "")].append(r)
+    newest_data: dict[tuple, tuple] = {}
+    for key, grp in groups.items():
+        when = max(r["finished"] or 0 for r in grp)
+        if key[:-1] not in newest_data or when > newest_data[key[:-1]][0]:
+            newest_data[key[:-1]] = (when, key)
+    newest_keys = {key for _, key in newest_data.values()}
+    if not all_versions:  # the newest data per table; older copies with --all-versions
+        groups = {key: groups[key] for key in newest_keys}
     tables = []
-    for (syn, ds, task, proto, test_set, profile), grp in sorted(groups.items()):
+    for key, grp in sorted(groups.items()):
+        syn, ds, task, proto, test_set, profile, data = key
         metric = M.get_metric(grp[0]["primary_metric"])
         info = _task_info(ds, task)
         t = Table(syn, ds, task, proto, test_set, profile, metric.name, metric.greater_is_better,
                   kind=info.get("kind", metric.kind), level=info.get("level", "clip"))
+        if key not in newest_keys:  # an older copy's table: its own title and files
+            t.older_data = content_key("data", data)[:8]
         prov0 = grp[0]["provenance"] or {}
         t.scale, t.data = prov0.get("scale"), prov0.get("data")
         by_ident: dict[str, list[dict]] = defaultdict(list)
