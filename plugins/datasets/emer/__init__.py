@@ -102,7 +102,7 @@ class Emer(Dataset):
     # pair that shows EMER's point (eyes vs face) and one regression
     primary_tasks = ("er7", "fer7", "valence")
     # bump with standin.GENERATOR_VERSION when the stand-in's content changes
-    standin_version = "1"
+    standin_version = "2"
     citation = ("Liu Y., Wei L., Liu K., Zhan Y., Chen Z., Chen Z., Shan S.: Smile upon the Face but "
                 "Sadness in the Eyes: Emotion Recognition based on Facial Expressions and Eye "
                 "Behaviors. arXiv 2411.05879, 2024.")

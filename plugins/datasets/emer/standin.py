@@ -1,7 +1,7 @@
 """An EMER stand-in from the synthetic world: the eyes can disagree with the face.
 
 Each sample has a felt emotion (ER) that drives the latent valence and arousal
-and through them the eye tracker (fixation durations, saccade amplitudes, gaze
+and through them the eye tracker (fixation durations and saccade rate, saccade amplitudes, gaze
 direction, pupil size: emobench.sim.eyes), and a displayed expression (FER)
 that drives the rendered face. In ``MASK_FRACTION`` of the samples the face
 shows another expression than the one felt (mostly a smile or a neutral face
@@ -23,7 +23,7 @@ from emobench.sim.rng import derive
 
 from . import layout as L
 
-GENERATOR_VERSION = 1  # = Emer.standin_version: bump both when the content changes
+GENERATOR_VERSION = 2  # = Emer.standin_version: bump both when the content changes
 MASK_FRACTION = 0.3
 EYE_RATE_HZ = 60.0
 CLIP_S = 3.2
