@@ -266,3 +266,54 @@ def test_an_abandoned_standin_write_is_removed_by_the_next_writer(tmp_path):
     os.utime(old, (past, past))
     _remove_abandoned_writes(tmp_path)
     assert not old.exists() and fresh.exists()  # a live writer's folder is left alone
+
+
+def _slow_compute(root: str, log: str, barrier_file: str) -> float:
+    import time as _t
+
+    from emobench.media.cache import ArrayCache
+
+    def fn():
+        with open(log, "a") as f:
+            f.write("computed\n")
+        _t.sleep(1.0)
+        return {"a": np.arange(5)}
+
+    while not os.path.exists(barrier_file):  # start both misses together
+        _t.sleep(0.01)
+    return float(ArrayCache(root).get_or_compute("k" * 64, fn)["a"].sum())
+
+
+def test_concurrent_misses_compute_once(tmp_path):
+    """Two processes that miss the same key at once: one computes, the other waits
+    for its entry (both get the arrays, the function ran once)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    log, go = tmp_path / "log", tmp_path / "go"
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        futs = [pool.submit(_slow_compute, str(tmp_path / "c"), str(log), str(go)) for _ in range(2)]
+        go.write_text("")
+        assert [f.result(timeout=60) for f in futs] == [10.0, 10.0]
+    assert log.read_text().count("computed") == 1
+    assert not list((tmp_path / "c" / ".locks").glob("*.lock"))  # lock files are removed
+
+
+def test_lock_wait_gives_up(tmp_path, monkeypatch):
+    """A holder that never finishes does not stall others beyond LOCK_WAIT_S."""
+    import fcntl
+
+    from emobench.media import cache as cache_mod
+
+    c = cache_mod.ArrayCache(tmp_path)
+    key = "z" * 64
+    lock = tmp_path / ".locks" / f"zz-{key}.lock"
+    lock.parent.mkdir(parents=True)
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    monkeypatch.setattr(cache_mod, "LOCK_WAIT_S", 0.2)
+    try:
+        out = c.get_or_compute(key, lambda: {"a": np.ones(2)})
+    finally:
+        os.close(fd)
+    assert out["a"].tolist() == [1.0, 1.0]

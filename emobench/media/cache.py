@@ -10,12 +10,13 @@ the file name lets a reader check the whole file before trusting it, so a
 corrupted or partially written entry is detected, deleted and recomputed.
 Entries are written to a temporary file in the same folder and moved into place
 with :func:`os.replace`, which is atomic on POSIX and Windows: concurrent
-processes computing the same key can at worst both compute it, never produce a
-half-written entry. Arrays are stored without pickle (``allow_pickle=False``).
+processes never produce a half-written entry, and :meth:`ArrayCache.get_or_compute`
+lets only one of them compute a key while the others wait for its entry. Arrays are stored without pickle (``allow_pickle=False``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -25,6 +26,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -39,6 +41,9 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 # A fixed zip timestamp makes the file bytes depend on the arrays only, so two
 # processes that compute the same result write byte-identical entries.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# How long a process waits for another that computes the same entry before
+# computing it itself (a stuck holder must not stall a run).
+LOCK_WAIT_S = 900.0
 
 
 class CacheError(ValueError):
@@ -296,18 +301,84 @@ class ArrayCache:
     def get_or_compute(
         self, key: str, fn: Callable[[], Mapping[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
-        """``get(key)``, or call ``fn()``, store its arrays and return them."""
+        """``get(key)``, or call ``fn()``, store its arrays and return them.
+
+        Processes that miss the same key at once compute it once: the first
+        holds a lock file for the key while it computes, the others wait for it
+        and then read its entry (two workers starting two seeds of one cell
+        used to decode the same corpus side by side)."""
         found = self.get(key)
         if found is not None:
             return found
-        arrays = fn()
-        try:
-            self.put(key, arrays)
-        except OSError as exc:
-            # A full or read-only cache disk costs speed, never the fold: the
-            # arrays are in hand, so the caller runs on uncached.
-            self._write_failed(exc)
+        with self._computing(key):
+            found = self._recheck(key)
+            if found is not None:
+                return found
+            arrays = fn()
+            try:
+                self.put(key, arrays)
+            except OSError as exc:
+                # A full or read-only cache disk costs speed, never the fold: the
+                # arrays are in hand, so the caller runs on uncached.
+                self._write_failed(exc)
         return {name: np.asanyarray(a) for name, a in arrays.items()}
+
+    def _recheck(self, key: str) -> dict[str, np.ndarray] | None:
+        # the miss is already counted: a second look that finds nothing is not another miss
+        if not self.entries(key):
+            return None
+        found = self.get(key)
+        if found is not None:
+            with self._lock:
+                self._counts["misses"] -= 1
+        return found
+
+    @contextlib.contextmanager
+    def _computing(self, key: str):
+        """Hold ``<root>/.locks/<key>.lock`` while computing ``key`` (POSIX
+        ``flock``; without it, or when the lock cannot be made, compute unlocked).
+        A waiter gives up after :data:`LOCK_WAIT_S` and computes on its own."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: at worst two processes compute the same entry
+            yield
+            return
+        path = self.root / ".locks" / f"{self._folder(key).name}-{key}.lock"
+        fd = None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    fd = None
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                    continue
+                # the holder before us removed the file after unlocking: lock the new one
+                try:
+                    same = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(fd)
+                fd = None
+        except OSError:
+            fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+                os.close(fd)
 
     def _write_failed(self, exc: OSError) -> None:
         with self._lock:
