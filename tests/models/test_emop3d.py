@@ -205,6 +205,41 @@ def test_streaming_equals_offline_clips(fitted):
     np.testing.assert_allclose(st.video_probabilities, offline.mean(0), atol=1e-5)
 
 
+def test_online_streamer_answers_short_clips_as_offline(fitted):
+    """Opened for the online protocol, the streamer answers a clip shorter than its
+    window from the first frame (the padded clip offline takes), and after the
+    whole clip - short or long - gives the offline video prediction."""
+    from emobench import online
+
+    videos = make_videos(6, 7)
+    short = []
+    for i, s in enumerate(videos[:4]):
+        frames = s.x("face_video")[:3 + i]  # 3-6 frames, fewer than the window of 8
+        rec = Recording(f"short{i}", "s9", labels={"emotion": int(s.y)},
+                        streams={"video": (lambda f=frames, **kw: f)})
+        short.append(Sample(rec, TASK, {"face_video": "video"}))
+    long = videos[4:]
+    for s in short + long:
+        frames = fitted.online_stream(s)
+        st = fitted.streamer("online", TASK)
+        assert st.cumulative
+        outs = [st.push(f) for f in frames]
+        answered = [o for o in outs if o is not None]
+        assert outs[0] is not None  # answered from the first frame on
+        offline = fitted.predict_proba([s.without_labels()])[0]
+        np.testing.assert_allclose(answered[-1], offline, atol=1e-6)
+        if len(frames) < fitted.params["clip_len"]:
+            # the padded window of the frames so far, at every frame
+            np.testing.assert_allclose(outs[-1], fitted.clip_probabilities(fitted.clips(s))[0], atol=1e-6)
+        # the protocol: the answer at the whole clip is the offline prediction
+        preds, decided, _, n = online.trace_clip(fitted, s.without_labels(), TASK, (0.2, 0.5, 1.0))
+        assert decided is None and n == len(frames) and -1 not in preds
+        assert preds[-1] == fitted.predict([s.without_labels()])[0]
+    # a stream for display (any other kind) keeps its per-clip outputs and waits for the window
+    st = fitted.streamer("face_video", TASK)
+    assert not st.cumulative and all(st.push(f) is None for f in fitted.online_stream(short[0]))
+
+
 def test_bad_labels_name_the_sample():
     bad = make_videos(2, 6)
     bad[0].recording.labels["emotion"] = 5

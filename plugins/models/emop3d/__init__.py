@@ -76,9 +76,11 @@ def accumulate_step(net, X: np.ndarray, Y: torch.Tensor, idx: np.ndarray, device
 
 class EmoP3D(Model):
     name = "emop3d"
+    # 5: the online streamer answers short clips (padded window) and follows the
+    # offline video rule, so online traces differ; offline results are unchanged
     # 4: at most PREDICT_CLIPS evenly spaced clips per video predicted outside `paper`;
     # 3: fused pooling/normalisation kernels, micro-batches; 2: frame-level tasks, Adam
-    version = "4"
+    version = "5"
     paper = PAPER
     description = ("3DPyraNet weighted-sum 3D layers with pyramidal pooling on 16x100x100 "
                    "grey face clips; clip probabilities averaged per video")
@@ -140,7 +142,10 @@ class EmoP3D(Model):
     # 2-core EPYC, a default UNBC pain job took 28 s for 4 trials (~7 s and
     # ~28 GFLOP, every layer counted, per trial) against a matmul at ~130
     # GFLOP/s: the weighted-sum layers, normalisation and pooling are memory-bound.
-    EFFICIENCY: ClassVar[float] = 0.03
+    # The whole default run then measured 2.2x that per job (median over its 17
+    # cells, 1.4-2.2x on most, 4-6x on BioVid's and IEMOCAP's longer videos:
+    # clip assembly and page faults grow with the clip count), so 0.014.
+    EFFICIENCY: ClassVar[float] = 0.014
     # The budget never cuts below a quarter of the default clip budget (500 clips):
     # EmoP3D learns well on the stand-ins at 1,000 clips per fold and weakly at a
     # few hundred; the whole matrix on 2 cores needs the lower floor (the share is
@@ -420,6 +425,10 @@ class EmoP3D(Model):
             return [p.argmax(1).astype(np.int64) for p in self.predict_proba(samples)]
         return [int(np.argmax(p)) for p in self.predict_proba(samples)]
 
+    def online_stream(self, sample: Sample) -> np.ndarray:
+        """The frames offline prediction reads (grey, resized), for the online protocol."""
+        return self._frames(sample)
+
     def streamer(self, kind: str, task: Task, **spec) -> "ClipStreamer":
         if getattr(self, "net_", None) is None:
             raise RuntimeError("emop3d: streamer() before fit()")
@@ -431,13 +440,28 @@ class ClipStreamer(Streamer):
     and then every ``hop`` (= stride) frames, ``push`` returns the class
     probabilities of the clip ending at the newest frame - the same clips, and
     so the same values, as offline :meth:`EmoP3D.clip_probabilities`;
-    ``video_probabilities`` is the running mean (the offline video prediction)."""
+    ``video_probabilities`` is the running mean of those clips.
+
+    Opened for the online protocol (kind ``"online"``, or ``video=True`` in the
+    spec) it answers for the video so far instead, and is ``cumulative`` (each
+    answer replaces the previous one): before the window is full, every frame
+    gets the probabilities of the one clip offline :meth:`EmoP3D.clips` makes of
+    a video that short (the frames so far, the last repeated up to
+    ``clip_len``); from then on, at each due clip, the offline video rule over
+    the clips so far (at most ``PREDICT_CLIPS`` evenly spaced ones averaged, or
+    the majority vote). So the answer after the whole clip is the offline
+    prediction of that clip, a short one (fewer frames than the window, e.g.
+    the 8-12-frame stand-in clips of RML) included, and a short clip is
+    answered from its first frame on at the cost of one forward pass per frame
+    until the window fills."""
 
     def __init__(self, model: EmoP3D, kind: str, task: Task, **spec):
         super().__init__(model, kind, task, **spec)
         self.length = int(model.params["clip_len"])
         self.hop = int(spec.get("hop", model.params["stride"]))
         self.size = int(model.params["size"])
+        self.video = bool(spec.get("video", kind == "online"))
+        self.cumulative = self.video
         self.reset()
 
     def reset(self) -> None:
@@ -450,11 +474,29 @@ class ClipStreamer(Streamer):
         frame = gray_frames(np.asarray(x)[None], self.size, "the stream")[0]
         self.frames.append(frame)
         self.count += 1
-        if self.count < self.length or (self.count - self.length) % self.hop:
+        if self.count < self.length:
+            if not self.video:
+                return None
+            # the padded clip offline takes from a video this short (take_clips)
+            seen = list(self.frames)
+            clip = np.stack(seen + [seen[-1]] * (self.length - len(seen)))
+            return self.model.clip_probabilities(clip[None])[0]
+        if (self.count - self.length) % self.hop:
             return None
         probs = self.model.clip_probabilities(np.stack(self.frames)[None])[0]
         self.history.append(probs)
-        return probs
+        return self._video_answer() if self.video else probs
+
+    def _video_answer(self) -> np.ndarray:
+        """The offline video rule (:meth:`EmoP3D.predict_proba`) over the clips so far."""
+        probs = np.stack(self.history)
+        cap = self.model._predict_cap()
+        if cap and len(probs) > cap:
+            probs = probs[np.linspace(0, len(probs) - 1, int(cap)).round().astype(int)]
+        if self.model.params["aggregate"] == "majority":
+            votes = np.bincount(probs.argmax(1), minlength=probs.shape[1])
+            return votes / votes.sum()
+        return probs.mean(0)
 
     @property
     def video_probabilities(self) -> np.ndarray | None:
