@@ -20,6 +20,7 @@ disk), so a dry run or a no-op rerun can plan without touching the cache.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -136,26 +137,152 @@ def standin_path(ds: Dataset, scale: str, seed: int) -> Path:
             / ds.folder)
 
 
+#: The simulator's package folder, read as source text only (importing it pulls in
+#: SciPy: seconds that a rerun with nothing to write does not need).
+SIM_DIR = Path(__file__).parent / "sim"
+_SIM = "emobench.sim"
+
+
 @functools.cache
 def generator_version(ds: Dataset) -> str:
-    """Fingerprint of the code that writes a stand-in (the plugin's package and
-    emobench.sim): a changed generator writes a fresh stand-in instead of
-    reusing a stale one from the cache."""
+    """Fingerprint of what determines a stand-in's data, so a changed generator
+    writes a fresh stand-in instead of reusing a stale one from the cache.
+
+    A plugin that declares ``standin_version`` versions its own generator: the
+    fingerprint is that version plus the ``emobench.sim`` modules its code
+    imports (transitively within ``emobench.sim``, found statically with
+    :mod:`ast`), each hashed over its syntax tree without docstrings, so comments,
+    docstrings and sim modules the corpus does not use leave it unchanged. A
+    plugin without ``standin_version`` is fingerprinted by the bytes of its own
+    modules and of every sim module, as it gives no other statement of what its
+    data depend on."""
     h = hashlib.sha256()
-    module = Path(sys.modules[type(ds).__module__].__file__)
-    # the sim package's files, found without importing it (it pulls in SciPy: seconds
-    # that a rerun with nothing to write does not need)
-    files = sorted((Path(__file__).parent / "sim").glob("*.py"))
-    # a plugin package's own modules; a single-module plugin is that file alone,
-    # not every sibling that happens to share its folder
+    files = _plugin_files(ds)
     declared = getattr(ds, "standin_version", "")
-    if declared:  # the plugin versions its generator: its other code does not change the data
+    if declared:
         h.update(f"{type(ds).__module__}:{declared}".encode())
+        for name in sorted(sim_modules_used(files)):
+            h.update(f"\0{name}\0".encode() + _code_hash(SIM_DIR / f"{name}.py").encode())
     else:
-        files += sorted(module.parent.glob("*.py")) if module.name == "__init__.py" else [module]
-    for f in files:
-        h.update(f.read_bytes())
+        for f in sorted(SIM_DIR.glob("*.py")) + files:
+            h.update(f.read_bytes())
     return h.hexdigest()[:10]
+
+
+def _plugin_files(ds: Dataset) -> list[Path]:
+    """A plugin package's own modules; a single-module plugin is that file alone,
+    not every sibling that happens to share its folder."""
+    module = Path(sys.modules[type(ds).__module__].__file__)
+    return sorted(module.parent.glob("*.py")) if module.name == "__init__.py" else [module]
+
+
+def _parse(path: Path) -> ast.Module:
+    return _parse_source(path.read_bytes(), str(path))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_source(source: bytes, filename: str) -> ast.Module:
+    return ast.parse(source, filename=filename)
+
+
+@functools.lru_cache(maxsize=256)
+def _code_hash_of(source: bytes, filename: str) -> str:
+    tree = ast.parse(source, filename=filename)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def _code_hash(path: Path) -> str:
+    """Hash of a module's syntax tree with its docstrings removed: comments,
+    docstrings and layout do not count, code does."""
+    return _code_hash_of(path.read_bytes(), str(path))
+
+
+def _sim_imports(path: Path) -> set[str]:
+    """The sim modules a file imports: ``{"world", "rng", ...}``; ``"__init__"``
+    for a name defined in the package's ``__init__`` itself, and ``"*"`` for the
+    whole package (``import emobench.sim`` or ``from emobench import sim``: any
+    attribute may be used later). Relative imports count inside the sim package."""
+    return set(_sim_imports_of(path.read_bytes(), str(path), path.parent == SIM_DIR))
+
+
+@functools.lru_cache(maxsize=256)
+def _sim_imports_of(source: bytes, filename: str, in_sim: bool) -> frozenset[str]:
+    tree = _parse_source(source, filename)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name == _SIM:
+                    found.add("*")
+                elif a.name.startswith(_SIM + "."):
+                    found.add(a.name.split(".")[2])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if not in_sim or node.level > 1:
+                    continue
+                mod = node.module or ""
+            elif node.module == "emobench":
+                if any(a.name == "sim" for a in node.names):
+                    found.add("*")
+                continue
+            elif node.module == _SIM or (node.module or "").startswith(_SIM + "."):
+                mod = node.module[len(_SIM) + 1:]
+            else:
+                continue
+            if mod:
+                found.add(mod.split(".")[0])
+            else:  # from emobench.sim import a, b (or from . import a inside sim)
+                found.update(f"@{a.name}" for a in node.names)
+    return frozenset(found)
+
+
+def _init_exports() -> dict[str, str]:
+    """Name -> defining sim module of the names ``emobench/sim/__init__.py`` re-exports."""
+    tree = _parse(SIM_DIR / "__init__.py")
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            for a in node.names:
+                out[a.asname or a.name] = node.module.split(".")[0]
+    return out
+
+
+def sim_modules_used(files) -> set[str]:
+    """The ``emobench.sim`` modules (file stems) the given source files import,
+    closed over the imports among sim modules; found by reading the sources,
+    never by importing them."""
+    available = {p.stem for p in SIM_DIR.glob("*.py")}
+    exports = _init_exports()
+
+    def resolve(names: set[str]) -> set[str]:
+        out = set()
+        for n in names:
+            if n == "*":
+                out |= available
+            elif n.startswith("@"):
+                name = n[1:]
+                out.add(name if name in available else exports.get(name, "__init__"))
+            elif n in available:
+                out.add(n)
+        return out
+
+    todo = set()
+    for f in files:
+        todo |= resolve(_sim_imports(Path(f)))
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in available:
+            continue
+        seen.add(name)
+        todo |= resolve(_sim_imports(SIM_DIR / f"{name}.py")) - seen
+    return seen
 
 
 def write_standin(ds: Dataset, path: Path, scale: str, seed: int) -> dict:
