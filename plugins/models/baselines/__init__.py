@@ -106,6 +106,7 @@ class LinearBaseline(_TabularModel):
 
 class MLPBaseline(_TabularModel):
     name = "mlp"
+    version = "2"  # 2: early stopping on held-out training subjects, not random frames
     description = "A small multi-layer perceptron (scikit-learn) on the same inputs as `linear`."
     paper_params = {"hidden": 64, "alpha": 1e-4, "lr": 1e-3}
 

@@ -38,7 +38,7 @@ class TinyEmotioNet(_FrameConvModel):
     """The shallowest CNN: one Conv1d filter over FAU functionals + per-step Linear."""
 
     name = "tiny-emotionet"
-    version = "1"
+    version = "2"  # 2: delay estimated on validation; post-processing fit/selected apart
     description = ("One Conv1d filter (K=80, 'same') over the feature channels and a "
                    "per-step Linear; 1-CCC, RMSprop, full batch, label-delay shift")
     paper_params = {
@@ -186,7 +186,7 @@ class TinyEmotioNetModelA(_FrameConvModel):
     """Model A: the 4-layer CNN (200x5, 64x20, 32x30, 32x50, ReLU) + per-step Linear."""
 
     name = "tiny-emotionet-model-a"
-    version = "1"
+    version = "2"  # 2: delay estimated on validation; post-processing fit/selected apart
     description = "4-layer Conv1d (200x5, 64x20, 32x30, 32x50) baseline of Tiny EmotioNet"
     paper_params = {
         **_TRAINING_PARAMS,
