@@ -265,6 +265,8 @@ def _run_fold(job: Job) -> dict:
     except ValueError as exc:
         raise ValueError(f"model {c.model!r} on the test split: {exc}") from None
     metrics = compute_metrics(task, y_true, y_pred)
+    from emobench.metrics import sequence_metrics  # per-sequence CCC (frame-level regression)
+    metrics.update(sequence_metrics(task, y_true, y_pred, item))
     for r in recordings:
         r.forget()
     marker = read_standin_marker(Path(job.root)) or {}

@@ -48,6 +48,7 @@ __all__ = [
     "ccc",
     "ccc_avec",
     "ccc_per_sequence",
+    "ccc_per_sequence_of",
     "confusion_matrix",
     "get_metric",
     "macro_f1",
@@ -60,6 +61,7 @@ __all__ = [
     "register_metric",
     "rmse",
     "seed_spread",
+    "sequence_metrics",
     "subject_ci",
     "uar",
 ]
@@ -247,6 +249,57 @@ def ccc_per_sequence(seqs_true: Sequence[ArrayLike], seqs_pred: Sequence[ArrayLi
         except ValueError as err:
             raise ValueError(f"sequence {i}: {err}") from None
     return float(np.mean(values))
+
+
+def ccc_per_sequence_of(y_true: ArrayLike, y_pred: ArrayLike, sequences: ArrayLike, *,
+                        ddof: int = 0) -> float:
+    """Per-sequence CCC of pooled arrays: ``sequences[i]`` names the sequence
+    (recording) of item ``i``.
+
+    The mean over sequences of :func:`ccc`, every sequence weighing the same.
+    Which sequences count is decided by the truth alone, so it is the same set
+    for every model: a sequence with fewer than two items or with a constant
+    truth is left out (its CCC is 0 or undefined whatever the prediction, so it
+    says nothing about concordance; UNBC's all-zero-PSPI sequences are the
+    common case); a kept sequence's CCC is always defined. ``nan`` when no
+    sequence is left. Empty, mismatched or non-finite input raises
+    ``ValueError``. :func:`ccc_per_sequence` takes the sequences as lists and
+    keeps every one of them.
+    """
+    t, p = _pair(y_true, y_pred, numeric=True)
+    seq = np.asarray(sequences)
+    if seq.ndim != 1 or seq.size != t.size:
+        raise ValueError(f"sequences must be one-dimensional with one entry per item: "
+                         f"shape {seq.shape}, {t.size} items")
+    _check_ddof(ddof, 2)
+    _, inverse = np.unique(seq, return_inverse=True)
+    values = []
+    for j in range(int(inverse.max()) + 1):
+        m = inverse == j
+        tj = t[m]
+        if tj.size < 2 or tj.min() == tj.max():
+            continue
+        values.append(float(_ccc_batch(_moments(tj, p[m]), ddof=ddof)))
+    return float(np.mean(values)) if values else float("nan")
+
+
+#: Metrics that need the sequence boundaries, computed by :func:`sequence_metrics`
+#: beside a frame-level regression task's pooled metrics (never primary).
+SEQUENCE_METRICS = ("ccc_per_sequence",)
+
+
+def sequence_metrics(task: Any, y_true: ArrayLike, y_pred: ArrayLike,
+                     sequences: ArrayLike) -> dict[str, float]:
+    """The metrics of :data:`SEQUENCE_METRICS` for a frame-level regression
+    ``task`` (anything with ``kind`` and ``level``), from the pooled arrays and
+    each item's sequence (its recording id); ``{}`` for other tasks."""
+    if getattr(task, "kind", None) != "regression" or getattr(task, "level", None) != "frame":
+        return {}
+    try:
+        value = ccc_per_sequence_of(y_true, y_pred, sequences)
+    except ValueError:
+        value = float("nan")
+    return {"ccc_per_sequence": value}
 
 
 def pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:

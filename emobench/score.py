@@ -376,6 +376,8 @@ def score_predictions(paths, *, dataset: str, task: str, protocol: str, name: st
             values = [_as_numbers(t, preds[s.id].values) for s in samples]
             y_true, y_pred, subj, item = flatten(t, samples, values)
             metrics = compute_metrics(t, y_true, y_pred)
+            from emobench.metrics import sequence_metrics  # per-sequence CCC, as emobench.fold
+            metrics.update(sequence_metrics(t, y_true, y_pred, item))
             key = content_key("external", ident, fold.name, seed)[:32]
             row = dict(dataset=dataset, task=task, model=model, protocol=protocol, fold=fold.name,
                        fold_index=j, n_folds=len(folds), folds_run=len(chosen),

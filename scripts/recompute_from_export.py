@@ -4,7 +4,8 @@ scipy and scikit-learn only (no emobench import).
 
     python scripts/recompute_from_export.py export.json
 
-Prints one JSON object: per row key its metrics, and per leaderboard entry
+Prints one JSON object: per row key its metrics (with the per-sequence CCC of a
+frame-level row), and per leaderboard entry
 (identity key + test set) the pooled primary metric (mean over seeds) with the
 leave-one-subject-out jackknife t-interval (Fisher z for CCC/Pearson; no interval
 below 5 subjects), the rules of docs/metrics.md.
@@ -35,6 +36,15 @@ METRICS = {
     "macro_f1": lambda t, p: skm.f1_score(t, p, average="macro"),
 }
 FISHER = {"ccc", "pearson"}
+
+
+def per_sequence_ccc(t, p, items):
+    """Mean CCC over recordings (``items``); a recording with fewer than two
+    frames or a constant truth is left out (docs/metrics.md)."""
+    items = np.asarray(items)
+    vals = [ccc(t[items == i], p[items == i]) for i in dict.fromkeys(items.tolist())
+            if (items == i).sum() >= 2 and np.ptp(t[items == i]) > 0]
+    return float(np.mean(vals)) if vals else float("nan")
 
 
 def jackknife(name, t, preds, subj, alpha=0.05, min_k=5):
@@ -69,6 +79,8 @@ def main(path):
         p = r["test_predictions"]
         t, y = np.asarray(p["y_true"], float), np.asarray(p["y_pred"], float)
         out["rows"][r["key"]] = {m: float(METRICS[m](t, y)) for m in r["metrics"] if m in METRICS}
+        if "ccc_per_sequence" in r["metrics"]:
+            out["rows"][r["key"]]["ccc_per_sequence"] = per_sequence_ccc(t, y, p["item"])
         test_set = "pooled" if r["pool_folds"] else r["fold"]
         entries[(r["identity_key"], test_set, r["primary_metric"])][r["seed"]].append(r)
     for (ikey, test_set, metric), by_seed in entries.items():

@@ -245,26 +245,12 @@ def _entry(key: str, ident: dict, rows: list[dict], metric) -> Entry:
 
 
 def _per_sequence_ccc(e: Entry) -> float:
-    """Mean over recordings of the CCC (mean over seeds), for frame-level rows;
-    recordings whose CCC is undefined (constant truth and prediction) are left out."""
-    _, inverse, counts = np.unique(e.item, return_inverse=True, return_counts=True)
-    if counts.max() < 2:
+    """Mean over seeds of the per-sequence CCC (emobench.metrics.ccc_per_sequence_of:
+    recordings with one frame or a constant truth left out), for frame-level rows."""
+    if np.unique(e.item, return_counts=True)[1].max() < 2:
         return math.nan
-    vals = []
-    for row in e.y_pred:
-        per = []
-        for j in range(counts.size):
-            m = inverse == j
-            if m.sum() < 2:
-                continue
-            try:
-                v = M.ccc(e.y_true[m], row[m])
-            except ValueError:
-                continue
-            if math.isfinite(v):
-                per.append(v)
-        if per:
-            vals.append(float(np.mean(per)))
+    vals = [v for v in (M.ccc_per_sequence_of(e.y_true, row, e.item) for row in e.y_pred)
+            if math.isfinite(v)]
     return float(np.mean(vals)) if vals else math.nan
 
 
