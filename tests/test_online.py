@@ -264,6 +264,8 @@ def test_run_stores_traces_and_the_leaderboard_ranks_them(reg, tmp_path, monkeyp
     entry = next(e for e in table.entries if e.model == "mean-sign")
     assert ms.primary[-1] == pytest.approx(entry.score)  # the running mean ends at predict()
     assert ms.n == len(entry.y_true) and 0 < ms.auc <= 1 and ms.decision_fraction is None
+    # the AUC's interval is over the entry's test subjects, as the main table's
+    assert ms.ci.k == entry.ci.k and ms.ci.estimate == pytest.approx(ms.auc)
     assert math.isnan(curves["broken-stream"].auc) and "no streaming here" in curves["broken-stream"].errors[0]
     index = write(Store(url), tmp_path / "lb")
     text = index.read_text()
@@ -271,3 +273,45 @@ def test_run_stores_traces_and_the_leaderboard_ranks_them(reg, tmp_path, monkeyp
     png = f"online-{table.slug}.png"
     assert f"]({png})" in text and (tmp_path / "lb" / png).stat().st_size > 0
     assert "| 1 | mean-sign |" in text and "`broken-stream`: no online curve" in text
+    assert "95 % interval (k subjects)" in text
+
+
+def test_auc_interval_is_the_subject_jackknife_of_the_curve():
+    """The online AUC's interval is the leave-one-subject-out jackknife t-interval
+    (seed variance added) of the area itself, checked against a direct computation;
+    below k = 5 subjects there is none, with the main tables' reason."""
+    import scipy.stats
+
+    from emobench.leaderboard import online as LO
+
+    rng = np.random.default_rng(3)
+    fractions = (0.25, 0.5, 1.0)
+    subjects = np.repeat([f"p{i}" for i in range(6)], 5)
+    y = rng.integers(0, 3, len(subjects))
+    tables = []
+    for _ in range(2):  # two seeds
+        t = np.where(rng.random((len(y), 3)) < 0.6, y[:, None], rng.integers(0, 3, (len(y), 3)))
+        t[:, 0] = np.where(rng.random(len(y)) < 0.4, -1, t[:, 0])  # no answer yet at a quarter
+        tables.append(t)
+
+    def area(yy, tt):  # trapezoid from (0, 0) through the UAR at each fraction, unanswered wrong
+        ys = [0.0] + [uar(yy, np.where(tt[:, j] < 0, 3, tt[:, j])) for j in range(3)]
+        return float(np.trapezoid(ys, [0.0, *fractions]))
+
+    ci = LO.auc_interval(y, tables, subjects, fractions, "uar")
+    per_seed = [area(y, t) for t in tables]
+    names = sorted(set(subjects))
+    k = len(names)
+    theta = np.array([np.mean([area(y[subjects != s], t[subjects != s]) for t in tables])
+                      for s in names])
+    var = (k - 1) / k * np.sum((theta - theta.mean()) ** 2) + np.var(per_seed, ddof=1) / 2
+    half = scipy.stats.t.ppf(0.975, k - 1) * np.sqrt(var)
+    assert ci.k == 6 and ci.n_seeds == 2 and ci.has_interval
+    assert ci.estimate == pytest.approx(np.mean(per_seed))
+    assert ci.low == pytest.approx(max(0.0, np.mean(per_seed) - half))
+    assert ci.high == pytest.approx(min(1.0, np.mean(per_seed) + half))
+    few = subjects < "p3"
+    small = LO.auc_interval(y[few], [t[few] for t in tables], subjects[few], fractions, "uar")
+    assert small.k == 3 and not small.has_interval and "too few" in small.reason
+    with pytest.raises(ValueError, match="clips"):
+        LO.auc_interval(y, [tables[0][:-1]], subjects, fractions, "uar")
