@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,6 +57,27 @@ def _haar_path() -> Path:
     return path
 
 
+_cascades = threading.local()
+
+
+def _load_cascade(path: Path):
+    """The cascade of ``path``, parsed once per thread (parsing the 900 KB XML cost
+    ~37 ms, paid by every video's tracker before); one instance per thread because
+    a CascadeClassifier is not meant to be shared between threads."""
+    import cv2
+    st = path.stat()
+    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    loaded = getattr(_cascades, "by_path", None)
+    if loaded is None:
+        loaded = _cascades.by_path = {}
+    if memo not in loaded:
+        cascade = cv2.CascadeClassifier(str(path))
+        if cascade.empty():
+            raise FaceDetectorUnavailable(f"{path}: OpenCV could not load this cascade file")
+        loaded[memo] = cascade
+    return loaded[memo]
+
+
 class FaceDetector:
     """OpenCV Haar frontal-face detector (``haarcascade_frontalface_default.xml``).
 
@@ -99,9 +121,7 @@ class FaceDetector:
             if not hasattr(cv2, "CascadeClassifier"):
                 _haar_path()  # raises the explanatory error
         self.cascade_path = path
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
-            raise FaceDetectorUnavailable(f"{path}: OpenCV could not load this cascade file")
+        self._cascade = _load_cascade(path)
         self.n_detections = 0
 
     def detect(self, frame: np.ndarray) -> list[Box]:

@@ -45,6 +45,7 @@ OUTPUT_VERSION = 1
 # process-wide: content key -> logits (a few KB per recording)
 _LOGITS: dict[str, np.ndarray] = {}
 _DIGESTS: dict[tuple, str] = {}
+_NETS: dict = {}  # (weight file, sha256) -> the loaded network
 
 
 def weights_digest(path) -> str:
@@ -130,6 +131,23 @@ def fast_forward(net: nn.Module, backend: str = "auto"):
     return fn, backend
 
 
+_FORWARDS = None  # weakref.WeakKeyDictionary: network -> {backend: (fn, backend)}
+
+
+def shared_forward(net: nn.Module, backend: str = "auto"):
+    """:func:`fast_forward` built once per network and backend: the online trace
+    opens a streamer per test clip, and an ONNX export per streamer cost ~0.5 s
+    each (two thirds of a fold's time)."""
+    global _FORWARDS
+    import weakref
+    if _FORWARDS is None:
+        _FORWARDS = weakref.WeakKeyDictionary()
+    per_net = _FORWARDS.setdefault(net, {})
+    if backend not in per_net:
+        per_net[backend] = fast_forward(net, backend)
+    return per_net[backend]
+
+
 class MiniXceptionStreamer(Streamer):
     """Per-frame: every pushed face crop gives the probabilities of the task's
     classes (FER scores restricted to the mapped columns, renormalised).
@@ -138,7 +156,7 @@ class MiniXceptionStreamer(Streamer):
     def __init__(self, model: "MiniXceptionFER", kind: str, task: Task, **spec):
         super().__init__(model, kind, task, **spec)
         self.cols = class_map(task)
-        self.forward, self.backend = fast_forward(model.network(), spec.get("backend", "auto"))
+        self.forward, self.backend = shared_forward(model.network(), spec.get("backend", "auto"))
 
     def push(self, x: np.ndarray) -> np.ndarray:
         import torch
@@ -169,9 +187,15 @@ class MiniXceptionFER(Model):
     max_frames = 16
 
     def network(self) -> MiniXception:
+        """The pretrained network, loaded once per process and weight file and
+        shared by every fold's model (it is frozen: inference only)."""
         from .net import load_pretrained
         if getattr(self, "_net", None) is None:
-            self._net = load_pretrained(self.params.get("weights"))
+            path = self.weights_path()
+            memo = None if path is None else (str(path.resolve()), weights_digest(path))
+            if memo not in _NETS:
+                _NETS[memo] = load_pretrained(path)
+            self._net = _NETS[memo]
         return self._net
 
     @classmethod
