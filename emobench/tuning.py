@@ -4,9 +4,11 @@ The paper's hyper-parameters are enqueued as the first trial, then the model's
 declared starting points (``Model.starting_points``); the rest come from a seeded
 TPE sampler over the model's declared search space. Models report
 per-epoch validation scores through ``FitContext.report``; a median pruner
-stops hopeless trials. Only the validation split is scored here: the best
-trial's fitted model is kept in memory and predicts the test split once,
-afterwards, in the runner.
+stops hopeless trials. A trial's value is ``ctx.score(valid, predict(valid))``,
+or the model's own out-of-sample validation score ``tuning_score_`` when it
+fitted part of itself on the validation split (docs/plugins.md). Only the
+validation split is scored here: the best trial's fitted model is kept in
+memory and predicts the test split once, afterwards, in the runner.
 """
 
 from __future__ import annotations
@@ -142,7 +144,10 @@ def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, 
         model = model_cls(**params)
         try:
             model.fit(train, valid, replace(ctx, report=report, seed=seed + trial.number))
-            value = ctx.score(valid, model.predict(valid))
+            # a model that fitted part of itself on the validation split (a
+            # post-processing chain) gives its out-of-sample validation score
+            honest = getattr(model, "tuning_score_", None)
+            value = ctx.score(valid, model.predict(valid)) if honest is None else float(honest)
         except optuna.TrialPruned:
             raise
         except DataError as exc:  # the data is bad, not the model: stop, never retry per trial

@@ -185,7 +185,8 @@ class MLPBaseline(_TabularModel):
                 stale += 1
                 if stale >= self.PATIENCE:
                     break
-        mlp.coefs_, mlp.intercepts_ = best_state
+        if best_state is not None:  # else no epoch gave a finite score: keep the last
+            mlp.coefs_, mlp.intercepts_ = best_state
         self.early_stop = {"held_out_rows": int(held.sum()), "best_validation_score": float(best)}
 
 

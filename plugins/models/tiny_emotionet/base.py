@@ -187,7 +187,7 @@ class _FrameConvModel(Model):
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "Model":
         import torch
         from emobench_plugins.models.common.torch_training import Standardizer, ccc_loss, channel_names, input_kind, masked_mse, pad_sequences, seed_everything, series, train_epochs
-        from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, learn_postprocess
+        from emobench_plugins.models.tiny_emotionet.postprocess import PostProcess, cross_fitted, learn_postprocess
         if not train:
             raise ValueError(f"model {self.name!r}: no training samples")
         rng = seed_everything(ctx.seed)
@@ -199,7 +199,7 @@ class _FrameConvModel(Model):
         self.channels_ = channel_names(ctx, train[0], kind, n_features)
         self.scaler_ = Standardizer(np.concatenate(raw_x), enabled=bool(self.params["standardize"]))
         xs = [self.scaler_(x) for x in raw_x]
-        self.delay_s_ = None
+        self.delay_s_ = self.tuning_score_ = None
         if self.params.get("label_delay", "auto") == "auto":
             self.delay_s_ = self._estimate_delay(xs, train, valid, ctx.task)
         ys = [self._target(s, len(x)) for s, x in zip(train, xs)]
@@ -267,8 +267,15 @@ class _FrameConvModel(Model):
                 return float(ctx.score([valid[i] for i in idx], preds))
 
             # fitted on half of the validation subjects, selected on the other half
-            self.postprocess_ = learn_postprocess(raws, golds, score_part,
-                                                  groups=[s.subject for s in valid], seed=ctx.seed)
+            groups = [s.subject for s in valid]
+            self.postprocess_ = learn_postprocess(raws, golds, score_part, groups=groups,
+                                                  seed=ctx.seed)
+            # the chain has seen all of validation: the tuner ranks this trial by
+            # the cross-fitted predictions (each half post-processed by a chain
+            # learnt on the other half alone) instead of predict(valid)
+            honest = cross_fitted(raws, golds, score_part, groups=groups, seed=ctx.seed)
+            self.tuning_score_ = float(ctx.score(valid, honest))
+            self.history_["postprocess_cross_fitted_score"] = self.tuning_score_
         self.history_["postprocess"] = self.postprocess_.to_dict()
         self.history_["label_delay_s"] = self._delay_steps(None, ctx.task) / float(ctx.task.rate or 10.0)
         return self

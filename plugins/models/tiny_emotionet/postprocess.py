@@ -4,7 +4,9 @@ Steps, in order, each kept only if it raises the score of the validation part it
 is fitted on: a median filter, centring (add mu_gold - mu_pred), scaling (by
 sd_gold / sd_pred about the prediction mean) and a time shift (edge-filled).
 The other part of the validation subjects then selects how much of the chain to
-keep (none, or a prefix of it), so fitting and selection never share data. Centring and scaling fold
+keep (none, or a prefix of it), so fitting and selection never share data, and
+the tuner scores a post-processed trial on cross-fitted predictions (each part
+post-processed by a chain learnt on the other part alone). Centring and scaling fold
 into one affine map ``a * p + b``, so the chain stays pointwise except for the
 median (non-causal, ``nearest`` edges) and the shift; the streaming version in
 ``tiny_emotionet.py`` reproduces it exactly.
@@ -78,8 +80,9 @@ def learn_postprocess(preds: Sequence[np.ndarray], golds: Sequence[np.ndarray],
     ``score(indices, predictions)`` is higher-is-better on the validation
     sequences ``indices``. The greedy chain (median, centring, scaling, shift)
     is fitted on the first part of :func:`split_parts`; on the second part the
-    best of no post-processing and each prefix of the fitted chain is kept, so
-    tuning never rewards a chain for fitting the data it is scored on."""
+    best of no post-processing and each prefix of the fitted chain is kept.
+    Both parts have then shaped the chain, so a score of it on either part is
+    in-sample: :func:`cross_fitted` gives the honest validation predictions."""
     fit, select = split_parts(list(groups) if groups is not None else list(range(len(preds))), seed)
     if not fit or not select:
         return PostProcess()
@@ -97,6 +100,33 @@ def learn_postprocess(preds: Sequence[np.ndarray], golds: Sequence[np.ndarray],
         if val > best_val + 1e-12:
             best, best_val = cand, val
     return best
+
+
+def cross_fitted(preds: Sequence[np.ndarray], golds: Sequence[np.ndarray],
+                 score: Callable[[list[int], list[np.ndarray]], float],
+                 groups: Sequence | None = None, seed: int = 0) -> list[np.ndarray]:
+    """The validation predictions post-processed by chains that never saw them.
+
+    With the two parts of :func:`split_parts`, every sequence of one part is
+    post-processed by the chain that :func:`learn_postprocess` learns on the
+    other part alone (fitted on half of it, selected on the rest), so a score of
+    the result is an out-of-sample estimate of what learning the chain on half
+    of the validation subjects gains, comparable with the unprocessed score on
+    the same sequences. The tuner ranks a post-processed trial by this (a score
+    of the final chain on validation would favour post-processing). A part too
+    small to learn a chain leaves the other part unprocessed."""
+    groups = list(groups) if groups is not None else list(range(len(preds)))
+    out = [np.asarray(p, dtype=np.float64) for p in preds]
+    first, second = split_parts(groups, seed)
+    for learn_on, apply_to in ((first, second), (second, first)):
+        if not learn_on:
+            continue
+        pp = learn_postprocess([preds[i] for i in learn_on], [golds[i] for i in learn_on],
+                               lambda idx, ps, m=learn_on: score([m[i] for i in idx], ps),
+                               [groups[i] for i in learn_on], seed)
+        for i in apply_to:
+            out[i] = pp.apply(preds[i])
+    return out
 
 
 @dataclass
