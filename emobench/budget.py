@@ -20,10 +20,12 @@ epochs, a clip budget or a data fraction (``FitContext.work`` /
 ``FitContext.epochs``). Costly cells are cut first (water-filling: every job
 above a per-job ceiling is scaled down to it, the ceiling is the largest
 that fits), cheap cells keep their whole default. The per-job ceiling is
-searched first with each model's declared floor (``min_work``), then, when even
-those floors do not fit, with every cell allowed down to :data:`MIN_SHARE`
-(such cells are flagged in the plan); only then are the costliest cells
-deferred, and the cells that stay are planned again. A model whose cost depends
+searched first with each model's declared floor (``min_work``); when those
+floors do not fit, the costliest cells away from their model's home corpora
+(``Model.home_datasets``, the corpora its paper used) are deferred, then home
+cells may go down to :data:`MIN_SHARE` (flagged in the plan), and only then are
+the costliest home cells deferred; after each step the cells that stay are
+planned again. A model whose cost depends
 on the length of its video input declares ``cost_uses_frames`` and gets the
 median frames per recording, measured once per corpus content and cached
 (:func:`recording_frames`), as the knob ``frames``. Shares are quantised so
@@ -45,29 +47,33 @@ from emobench.provenance import cpu_model
 
 SHARES = (1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.025)
 MIN_SHARE = SHARES[-1]
-# Harness seconds per fold outside the model's fit (measured on the
-# 2-core EPYC with `mean` cells: claim, fold check, in-memory study, predict,
-# scoring, commit; docs/performance.md).
-OVERHEAD_S = 0.35
+# Harness seconds per fold outside the model's fit (claim, fold check, in-memory
+# study, predict, scoring, commit): the whole default run's 53 `mean` folds
+# averaged 0.11 s on the 2-core EPYC, timed from claim to commit (docs/performance.md).
+OVERHEAD_S = 0.12
 # A model without a declared cost and without a measurement below.
 UNDECLARED_TRIAL_S = 0.15
-# Models that declare no cost yet: seconds of one trial per training recording
-# at their whole default work, measured with `emobench run --profile default`
-# on the 2-core EPYC (load 3-5: pessimistic) on the SEWA and UNBC stand-ins
-# (docs/performance.md). The work share scales them (it scales epochs). A
-# model's own Model.cost, when declared, replaces its entry.
+# Models that declare no cost: seconds of one trial per training recording at
+# their whole default work, by task level (a frame-level task's recordings are
+# long sequences, a clip-level task's are short clips), measured in the whole
+# default run on the 2-core EPYC (per-job seconds against the plan, 1,022 jobs;
+# docs/performance.md). The work share scales them (it scales epochs). A model's
+# own Model.cost, when declared, replaces its entry.
 MEASURED_TRIAL_S_PER_RECORDING = {
-    "sequence-rnn": 0.6, "mlp": 0.22, "tiny-emotionet": 0.13, "tiny-emotionet-model-a": 0.75,
-    "tiny-emotionet-pain": 0.06, "frame-cnn": 0.2, "tsm-resnet": 1.3, "mini-xception-fer": 0.2,
+    "sequence-rnn": {"clip": 0.08, "frame": 0.9}, "mlp": {"clip": 0.03, "frame": 0.3},
+    "tiny-emotionet": {"frame": 0.13}, "tiny-emotionet-model-a": {"frame": 1.5},
+    "tiny-emotionet-pain": {"frame": 0.06}, "frame-cnn": {"clip": 0.2, "frame": 0.2},
+    "tsm-resnet": {"clip": 1.3, "frame": 1.3}, "mini-xception-fer": {"clip": 0.2, "frame": 0.2},
     # the audio-visual agent's branches on the tiny RML stand-in (12 training clips; decoding included)
-    "av-visual": 3.0, "av-audio": 2.8, "av-agent": 1.9,
+    "av-visual": {"clip": 3.0}, "av-audio": {"clip": 2.8}, "av-agent": {"clip": 1.9},
 }
-# First read of a corpus in a run (recordings, labels, fold check), seconds: measured
-# 0.01-1.4 s wall per small stand-in (BioVid's 720 recordings the most) under load 20
-# on the 2-core EPYC (scripts/bench_default_run.py, docs/performance.md); it was 20.
-# Decoding and face tracks are not in it: they are cached per recording and
-# charged to the jobs that first read them.
-PREPARE_S = 3.0
+# Latency profiling after the folds (one untrained build and timing loop per
+# model, corpus and tuned configuration: 150 profiles of 206 cells took 164 s in
+# the whole default run), charged per cell; it runs in the driver alone.
+PROFILE_S_PER_CELL = 0.8
+# A corpus that declares no standin_seconds: writing its stand-in and reading it
+# the first time (the declared figures are measured by scripts/bench_first_read.py).
+PREPARE_S = 10.0
 SAFETY = 0.85  # plan to 85 % of the budget: the estimate is a model, the clock is not
 
 
@@ -154,14 +160,16 @@ class Plan:
     budget_s: float | None
     machine: Machine
     undeclared: list[str] = field(default_factory=list)
-    prepare_s: float = 0.0         # first read of each corpus
+    prepare_s: float = 0.0         # stand-in writing and first read of each corpus
+    profile_s: float = 0.0         # latency profiling after the folds (in the driver)
     deferred: dict = field(default_factory=dict)  # cell -> estimated seconds, left out of this run
     below_floor: list = field(default_factory=list)  # cells cut below their model's declared min_work
 
     @property
     def total_s(self) -> float:
-        """Estimated wall seconds: corpus reads and the jobs' sum spread over the workers."""
-        return (self.prepare_s + sum(self.seconds.values())) / self.machine.workers
+        """Estimated wall seconds: stand-ins, first reads and the jobs' sum spread
+        over the workers, then the latency profiles."""
+        return (self.prepare_s + sum(self.seconds.values())) / self.machine.workers + self.profile_s
 
     @property
     def fits(self) -> bool:
@@ -256,7 +264,9 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
     c = model_cls.cost(modalities, task, int(size.get("n_train", 0)), knobs,
                        n_steps=int(size.get("n_steps", 0)))
     if c is None:
-        rate = MEASURED_TRIAL_S_PER_RECORDING.get(model_cls.name)
+        rates = MEASURED_TRIAL_S_PER_RECORDING.get(model_cls.name) or {}
+        level = getattr(task, "level", "clip")
+        rate = rates.get(level, max(rates.values()) if rates else None)
         if rate is None:
             return None
         c = {"seconds": rate * share * int(size.get("n_train", 0))}
@@ -282,7 +292,11 @@ def _rekey(job, share: float):
 
 def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     """Choose a work share per cell so the estimate fits ``minutes`` (None: no
-    budget, every share 1), and order the jobs cheap cells first."""
+    budget, every share 1), and order the jobs cheap cells first. The budget
+    covers the whole run: writing and first reading each corpus's stand-in (its
+    declared ``standin_seconds``, charged whether or not it is written already,
+    so a rerun plans the same jobs), the folds, and the latency profiling after
+    them (charged with ``--no-latency`` too, for the same reason)."""
     from emobench.plugins import registry
 
     reg = reg or registry()
@@ -314,10 +328,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         table[cell] = rows
     budget_s = None if minutes is None else float(minutes) * 60.0
 
-    # A model may declare the least share it still learns well with (min_work). The
-    # planner cuts to those floors first; when the run still does not fit, every
-    # cell may go down to MIN_SHARE (recorded on the row and flagged in the plan)
-    # before any cell is deferred: a cut cell still has its row, a deferred one none.
+    # A model may declare the least share it still learns well with (min_work); the
+    # planner cuts to those floors first (see the order below).
     declared = {cell: max(MIN_SHARE, float(getattr(reg.model(cell.model), "min_work", MIN_SHARE)))
                 for cell in table}
 
@@ -328,42 +340,60 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
                 for cell in cells}
 
     def prepare_of(cells) -> float:
-        # the first read of each corpus that still has a cell in the run
-        return PREPARE_S * len({c.dataset for c in cells})
+        # the stand-in and first read of each corpus that still has a cell in the run
+        return sum(float(getattr(reg.dataset(d), "standin_seconds", PREPARE_S))
+                   for d in {c.dataset for c in cells})
+
+    def profiling_of(cells) -> float:
+        return PROFILE_S_PER_CELL * len(cells)
 
     def total(shares: dict) -> float:
-        return (prepare_of(shares) + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
+        return ((prepare_of(shares) + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
+                + profiling_of(shares))
 
-    def fit(cells) -> dict:
+    limit = None if budget_s is None else budget_s * SAFETY
+
+    def fit(cells, floor: dict) -> dict:
+        # water-filling: the largest per-job ceiling whose shares fit the budget
         shares = {c: 1.0 for c in cells}
-        if budget_s is None or total(shares) <= budget_s * SAFETY:
+        if limit is None or not cells or total(shares) <= limit:
             return shares
-        for floor in (declared, {c: MIN_SHARE for c in cells}):
-            lo, hi = 0.0, max(max(table[c][1.0]) for c in cells)
-            for _ in range(60):
-                mid = (lo + hi) / 2
-                if total(choose(mid, floor, cells)) <= budget_s * SAFETY:
-                    lo = mid
-                else:
-                    hi = mid
-            shares = choose(lo, floor, cells)
-            if total(shares) <= budget_s * SAFETY:
-                break
-        return shares
+        lo, hi = 0.0, max(max(table[c][1.0]) for c in cells)
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if total(choose(mid, floor, cells)) <= limit:
+                lo = mid
+            else:
+                hi = mid
+        return choose(lo, floor, cells)
 
-    shares = fit(list(table))
-    deferred = {}
-    if budget_s is not None and total(shares) > budget_s * SAFETY:
-        # Every cell at the least share and still over budget: the costliest cells
-        # wait for a run with a larger --budget (or one that selects them); the run
-        # that is asked for stays inside its time budget and says what it left out.
-        # The cells that stay are then planned again, so what the deferred cells
-        # leave goes to the others' work.
-        for cell in sorted(shares, key=lambda c: sum(table[c][shares[c]]), reverse=True):
-            if total(shares) <= budget_s * SAFETY or len(shares) == 1:
+    def defer(shares: dict, which) -> dict:
+        # the costliest of `which` wait for a run with a larger --budget (or one that
+        # selects them), until the rest fits at its current shares
+        for cell in sorted(which, key=lambda c: sum(table[c][shares[c]]), reverse=True):
+            if total(shares) <= limit or len(shares) == 1:
                 break
             deferred[cell] = sum(table[cell][shares.pop(cell)])
-        shares = fit(list(shares))
+        return shares
+
+    def home(cell) -> bool:
+        return cell.dataset in set(getattr(reg.model(cell.model), "home_datasets", ()) or ())
+
+    # The run asked for stays inside its budget and says what it left out, in this
+    # order: every cell at its model's declared floor (min_work); then the costliest
+    # cells away from their model's home corpora (the corpora its paper used) wait;
+    # then home cells may go below their floor (flagged: they learn little); then the
+    # costliest home cells wait. After each step the cells that stay are planned
+    # again, so what the deferred cells leave goes back to the others' work.
+    deferred: dict = {}
+    shares = fit(list(table), declared)
+    if limit is not None and total(shares) > limit:
+        shares = fit(list(defer(shares, [c for c in shares if not home(c)])), declared)
+    if limit is not None and total(shares) > limit:
+        floor = {c: MIN_SHARE for c in shares}
+        shares = fit(list(shares), floor)
+        if total(shares) > limit:
+            shares = fit(list(defer(shares, list(shares))), floor)
     below = sorted(str(c) for c, s in shares.items() if s < declared[c])
     planned, seconds = [], {}
     for cell, cjobs in by_cell.items():
@@ -377,7 +407,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     cell_cost = {c: sum(table[c][shares[c]]) for c in shares}
     planned.sort(key=lambda j: (cell_cost[j.cell], str(j.cell), j.seed, j.fold_index))
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
-                prepare_s=prepare_of(shares), deferred=deferred,
+                prepare_s=prepare_of(shares), profile_s=profiling_of(shares), deferred=deferred,
                 below_floor=[c for c in below if c not in {str(d) for d in deferred}])
 
 
@@ -405,8 +435,10 @@ def describe(p: Plan) -> list[str]:
     if p.deferred:
         verdict += (f"; {len(p.deferred)} costliest cell(s), {sum(p.deferred.values()) / 60:.1f} min, "
                     "deferred: --budget MINUTES or --model/--dataset selects them")
-    lines.append(f"estimated total {p.total_s / 60:.1f} min on {p.machine.workers} worker(s) "
-                 f"({budget}: {verdict}); {p.machine.source}")
+    lines.append(f"estimated total {p.total_s / 60:.1f} min on {p.machine.workers} worker(s): "
+                 f"stand-ins and first reads {p.prepare_s / p.machine.workers / 60:.1f}, folds "
+                 f"{sum(p.seconds.values()) / p.machine.workers / 60:.1f}, latency profiles "
+                 f"{p.profile_s / 60:.1f} ({budget}: {verdict}); {p.machine.source}")
     if p.undeclared:
         lines.append(f"{len(p.undeclared)} cell(s) of models without a declared cost were charged "
                      f"{UNDECLARED_TRIAL_S:g} s per trial")

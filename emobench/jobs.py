@@ -182,12 +182,14 @@ def _unlabelled_reason(cell: Cell, ds, folds: list[dict], idx: list[int]) -> str
 def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seeds: tuple[int, ...],
               trials: int, root: Path | None, store_url: str, optuna_url: str | None,
               dry_run: bool = False, explicit_datasets=(), run_config: dict | None = None,
-              load_recordings=None) -> Plan:
+              load_recordings=None, workers: int = 1) -> Plan:
     plan = Plan()
     info = run_info(run_config)
     by_dataset: dict[str, list[Cell]] = {}
     for c in cells:
         by_dataset.setdefault(c.dataset, []).append(c)
+    if not dry_run:
+        write_standins(reg, list(by_dataset), root, profile.scale, workers)
     for dname, dcells in by_dataset.items():
         ds = reg.dataset(dname)
         try:
@@ -274,6 +276,46 @@ def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials,
                                        folds[i]["labelled"].get(c.task, [0, 0, 0]))),
                             "group": folds[i]["group"]}))
     return out
+
+
+def write_standins(reg: Registry, names: list[str], root: Path | None, scale: str, workers: int) -> None:
+    """Write the stand-ins that are missing, ``workers`` at a time, costliest first
+    (each is one corpus's generator: a serial write of 13 took 3 minutes). A write
+    that fails here is left to the serial :func:`datasource.resolve` after it,
+    which reports it against its cells."""
+    if workers < 2:
+        return
+    missing = []
+    for name in names:
+        ds = reg.dataset(name)
+        if callable(getattr(ds, "resolve_source", None)) or datasource.find_corpus(ds, root) is not None:
+            continue  # a pairing writes through its corpora; a real copy is read, not written
+        path = datasource.standin_path(ds, scale, 0)
+        if not (path.exists() and datasource.read_standin_marker(path) is not None):
+            missing.append((float(getattr(ds, "standin_seconds", 10.0)), name))
+    if len(missing) < 2:
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from emobench.executors import _init_worker
+
+    ctx = mp.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads, os.getpid())) as pool:
+        futures = [pool.submit(_write_standin, name, scale) for _, name in sorted(missing, reverse=True)]
+        for fut in futures:
+            try:
+                fut.result()
+            except Exception:
+                pass
+
+
+def _write_standin(name: str, scale: str) -> None:
+    from emobench.plugins import registry
+
+    datasource.resolve(registry().dataset(name), None, scale, seed=0, write=True)
 
 
 class _Unreadable(Exception):

@@ -100,6 +100,11 @@ class Model:
         realtime: how the model consumes a live stream, for FPS accounting:
             ``{"window": frames per prediction, "hop": frames between predictions,
             "rate": input steps per second or None for the source frame rate}``.
+        home_datasets: the corpora the model's paper evaluated on (optional).
+            When the time budget cannot hold every cell at its floor, cells on
+            other corpora are deferred before these (emobench/budget.py).
+        min_work: the least work share the model still learns with (optional;
+            the budget cuts to it before deferring cells).
     """
 
     name: ClassVar[str] = ""
@@ -113,6 +118,7 @@ class Model:
     paper_params: ClassVar[dict[str, Any]] = {}
     deterministic: ClassVar[bool] = False
     realtime: ClassVar[dict[str, Any]] = {"window": 1, "hop": 1, "rate": None}
+    home_datasets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params):
         self.params = {**self.default_params(), **params}

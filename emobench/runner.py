@@ -114,7 +114,8 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
     try:
         plan = make_jobs(reg, cells, prof, seeds=seed_list, trials=trials, root=root,
                          store_url=store_url, optuna_url=optuna_url, dry_run=dry_run,
-                         explicit_datasets=named, run_config=run_config, load_recordings=load_checked)
+                         explicit_datasets=named, run_config=run_config, load_recordings=load_checked,
+                         workers=1 if scheduler else jobs)
         minutes = budget_minutes if budget_minutes is not None else prof.budget_minutes
         if minutes and plan.jobs:  # cut work (never trials) to fit the time budget
             from emobench import budget

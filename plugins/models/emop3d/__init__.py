@@ -151,6 +151,8 @@ class EmoP3D(Model):
     # few hundred; the whole matrix on 2 cores needs the lower floor (the share is
     # recorded on every row).
     min_work: ClassVar[float] = 0.25
+    # the paper's corpora (SEED_SYSTEMS.md 3.6)
+    home_datasets: ClassVar[tuple[str, ...]] = ("enterface", "ictyoutube")
     CLIPS_PER_VIDEO: ClassVar[int] = 16  # a 5.5 s video at 25 fps, stride 8 (without a measured length)
     # Outside `paper` a clip-level prediction (validation and test) averages at
     # most this many evenly spaced clips of a video instead of every clip at
