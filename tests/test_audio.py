@@ -151,3 +151,27 @@ def test_av_clip_writer_is_deterministic(tmp_path):
     for name in ("a.avi", "b.avi"):
         A.write_av_clip(tmp_path / name, frames, 10.0, _tone(300, 0.4, 22050), 22050)
     assert (tmp_path / "a.avi").read_bytes() == (tmp_path / "b.avi").read_bytes()
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".avi", ".mp4"])
+def test_clip_audio_is_decoded_once_per_file(tmp_path, monkeypatch, suffix):
+    """A corpus's audio stream (a wav, or the track of an avi/mp4, resampled to
+    16 kHz) is decoded once and then read from the cache: a rerun decodes 0 files."""
+    from emobench.media.av import clip_streams
+
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / f"c{suffix}"
+    wave = _tone(440, 0.8, 22050)
+    if suffix == ".wav":
+        sf.write(path, wave, 22050)
+    else:
+        A.write_av_clip(path, np.zeros((8, 48, 64, 3), np.uint8), 10.0, wave, 22050)
+    expected = A.read_audio(path, 16000)
+    A.reset_audio_stats()
+    video = path if suffix != ".wav" else tmp_path / "v.avi"
+    first = clip_streams(video, audio=path if suffix == ".wav" else None)["audio"]()
+    assert A.audio_stats()["audio_decoded"] == 1 and np.array_equal(first, expected)
+    again = clip_streams(video, audio=path if suffix == ".wav" else None)["audio"]()  # a rerun
+    assert A.audio_stats()["audio_decoded"] == 1 and np.array_equal(again, expected)
+    clip_streams(video, audio=path if suffix == ".wav" else None)["audio"](rate=8000)
+    assert A.audio_stats()["audio_decoded"] == 2  # another rate is another entry

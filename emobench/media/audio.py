@@ -347,14 +347,20 @@ def wave_features(x: np.ndarray, kind: str = "egemaps", *, rate: int = TARGET_RA
 # ------------------------------------------------------------------ writing (stand-ins, tests)
 
 def write_av_clip(path: str | Path, frames: np.ndarray, fps: float, wave: np.ndarray | None,
-                  sr: int, *, vcodec: str = "mpeg4", bit_rate: int = 600_000) -> None:
+                  sr: int, *, vcodec: str = "mpeg4", bit_rate: int = 600_000,
+                  face_boxes: np.ndarray | None = None) -> None:
     """Mux BGR frames (T, H, W, 3) uint8 and a mono waveform into one container
     with PyAV: MPEG-4 part 2 video, and 16-bit PCM audio in AVI or AAC in MP4
     (MP4 does not carry PCM). Single-threaded encoding, so one input gives
-    byte-identical files."""
+    byte-identical files. ``face_boxes`` (T, 4) x, y, w, h, when the caller drew
+    the face itself, are recorded in the stand-in's face sidecar
+    (:mod:`emobench.media.standin_faces`), read instead of the Haar tracker."""
     import av
 
     path = Path(path)
+    if face_boxes is not None:
+        from .standin_faces import write_face_boxes
+        write_face_boxes(path, face_boxes)
     mp4 = path.suffix.lower() == ".mp4"
     frames = np.asarray(frames, np.uint8)
     with av.open(str(path), "w", format="mp4" if mp4 else

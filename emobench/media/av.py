@@ -70,7 +70,7 @@ def clip_streams(video: Path, audio: Path | None = None,
     ``window`` (start, end) in seconds when given), the voice of ``audio`` (else the
     video's own audio track)."""
     from emobench.media import default_cache
-    from emobench.media.audio import audio_features, read_audio
+    from emobench.media.audio import audio_features
 
     video = Path(video)
     voice = Path(audio) if audio is not None else video
@@ -89,7 +89,9 @@ def clip_streams(video: Path, audio: Path | None = None,
         return out[:full.max_frames] if full.max_frames else out
 
     def audio_(rate: int = AUDIO_RATE) -> np.ndarray:
-        return read_audio(voice, int(rate))
+        # decoded and resampled once per file and rate, then read from the cache
+        # (a rerun decodes no audio): the waveform read_audio gives, bit for bit
+        return audio_features(voice, "waveform", rate=int(rate), cache=default_cache())
 
     def feature(kind: str):
         def load() -> np.ndarray:

@@ -14,6 +14,7 @@ from .cache import ArrayCache, content_key
 
 from .decode import CANONICAL_CROP, PIPELINE_VERSION, _check_file, iter_frames, video_info
 from .faces import FaceDetector, FaceTracker, crop_face
+from .standin_faces import read_boxes, recorded_sidecar
 
 
 
@@ -174,10 +175,33 @@ _KEY_SPEC = dataclasses.make_dataclass(
 _KEY_SPEC.__module__ = __name__
 
 
-def _video_key(path: Path, spec: FaceClipSpec) -> str:
+def _video_key(path: Path, spec: FaceClipSpec, sidecar: Path | None = None) -> str:
     # The OpenCV version is part of the key: decoder and cascade changes alter the crops.
     import cv2
-    return content_key("emobench.video.face_clip", PIPELINE_VERSION, cv2.__version__, path, _spec_for_key(spec))
+    if sidecar is None:
+        return content_key("emobench.video.face_clip", PIPELINE_VERSION, cv2.__version__, path,
+                           _spec_for_key(spec))
+    # boxes recorded by the stand-in generator instead of the detector: another key
+    return content_key("emobench.video.face_clip", PIPELINE_VERSION, cv2.__version__, path,
+                       _spec_for_key(spec), "boxes:standin-sidecar", sidecar)
+
+
+def crop_recorded(frames: Iterable[np.ndarray], boxes: np.ndarray, spec: FaceClipSpec, *,
+                  step: int = 1, source_fps: float = 0.0) -> FaceClip:
+    """Crop every sampled frame at the box recorded for it (``boxes`` holds one
+    row per *source* frame; output frame ``i`` is source frame ``i * step``);
+    frames past the recorded ones keep the last box. Every box is a face."""
+    crops, used = [], []
+    last = len(boxes) - 1
+    for i, frame in enumerate(frames):
+        b = boxes[min(i * step, last)]
+        box = tuple(int(round(float(v))) for v in b)
+        crops.append(crop_face(frame, box, margin=spec.margin, size=spec.size, gray=spec.gray))
+        used.append(box)
+    if not crops:
+        raise ValueError("crop_recorded: no frames")
+    return FaceClip(frames=np.stack(crops), boxes=np.asarray(used, dtype=np.int32).reshape(-1, 4),
+                    found=np.ones(len(crops), dtype=bool), step=int(step), source_fps=float(source_fps))
 
 
 def face_clip(path: str | Path, spec: FaceClipSpec = FaceClipSpec(), cache: ArrayCache | None = None) -> FaceClip:
@@ -199,11 +223,17 @@ def face_clip(path: str | Path, spec: FaceClipSpec = FaceClipSpec(), cache: Arra
             warnings.warn(f"{path}: frame rate unknown; FaceClipSpec.fps ignored, every frame used")
             step = 1
         frames = iter_frames(path, step=step, max_frames=spec.max_frames)
+        if sidecar is not None:
+            return crop_recorded(frames, read_boxes(sidecar), spec, step=step,
+                                 source_fps=info["fps"]).to_arrays()
         return track_and_crop(frames, spec, step=step, source_fps=info["fps"]).to_arrays()
 
+    # A stand-in's own record of where it drew the face replaces the Haar tracker
+    # (only for the default detector; a real corpus has no marker, hence no sidecar).
+    sidecar = recorded_sidecar(path) if spec.face_detector == "haar" else None
     if cache is None:
         return FaceClip.from_arrays(compute())
-    return FaceClip.from_arrays(cache.get_or_compute(_video_key(path, spec), compute))
+    return FaceClip.from_arrays(cache.get_or_compute(_video_key(path, spec, sidecar), compute))
 
 
 def preprocess_video(
