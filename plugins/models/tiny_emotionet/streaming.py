@@ -29,7 +29,7 @@ class ConvStreamer(Streamer):
     became due (``self.position`` is its index) or None; ``flush()`` ends the
     stream and returns the remaining predictions (the last R outputs and any
     post-processing look-ahead), as offline zero padding at the end defines them.
-    Label delay: ``spec['label_delay_s']`` or the model's rule by task name.
+    Label delay: ``spec['label_delay_s']``, else the fitted model's (estimated on validation).
     """
 
     def __init__(self, model: _FrameConvModel, kind: str, task: Task, **spec):
