@@ -124,14 +124,15 @@ def speaking_indicator(session: Session, rate_hz: float) -> np.ndarray:
 def talking_clip(world, subject, emotion: str, duration_s: float, fps: float, *,
                  size=(160, 120), sample_rate: int = 16000, rng: int = 0,
                  face_emotion: str | None = None, voice_emotion: str | None = None,
-                 lead_s: float = 0.15, tail_s: float = 0.1):
+                 lead_s: float = 0.15, tail_s: float = 0.1, landmarks: bool = False):
     """One acted clip: ``(frames (T, H, W, 3) uint8 BGR, voice float32, face session)``.
 
     The subject speaks from ``lead_s`` to ``duration_s - tail_s`` (silence around it,
     so voice-activity detection has something to find) with emotion prosody. The face
     shows ``face_emotion`` and the voice ``voice_emotion`` (both default to
     ``emotion``); a different value (e.g. ``"neutral"``) makes the two modalities
-    disagree. ``rng`` names the clip reproducibly for the subject."""
+    disagree. ``rng`` names the clip reproducibly for the subject. ``landmarks=True``
+    appends the rendered face's (T, 66, 2) pixel landmarks to the tuple."""
     from dataclasses import replace
 
     from .rng import derive
@@ -145,6 +146,6 @@ def talking_clip(world, subject, emotion: str, duration_s: float, fps: float, *,
     voice = replace(voice, speaking=(t >= lead_s) & (t < duration_s - tail_s))
     wave = synth_voice(voice, sample_rate, rng=derive(world.seed, "talking_clip", subject.index, rng),
                        emotion_prosody=True)
-    frames, _, _ = render_video(face, fps, size=size,
-                                rng=derive(world.seed, "talking_face", subject.index, rng))
-    return frames, wave, face
+    frames, lms, _ = render_video(face, fps, size=size,
+                                  rng=derive(world.seed, "talking_face", subject.index, rng))
+    return (frames, wave, face, lms) if landmarks else (frames, wave, face)

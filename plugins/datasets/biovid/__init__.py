@@ -65,7 +65,7 @@ def _features_loader(path: Path, version: str):
 class BioVidPartA(Dataset):
     name = "biovid"
     version = "1"
-    standin_version = "2"  # bump when the stand-in files change
+    standin_version = "3"  # bump when the stand-in files change (3: face-box sidecar)
     title = "BioVid Heat Pain Database, Part A"
     folder = "BioVid/PartA"
     modalities = {

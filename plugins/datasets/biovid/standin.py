@@ -111,12 +111,22 @@ def _video(path: Path, subject, aus: np.ndarray, pose: np.ndarray, background: n
     keys = sorted(set(range(0, n, scale.key_step)) | {n - 1})
     half = h * 0.3 / subject.geometry.aspect
     px_per_mm = half / 70.0  # a face half-width is about 70 mm
-    rendered = {}
+    from emobench.media.standin_faces import boxes_from_landmarks, write_face_boxes
+    from emobench.sim.face import landmarks
+
+    rendered, lms = {}, {}
     for k in keys:
         box = (w / 2 + px_per_mm * pose[k, 0], h / 2 + px_per_mm * pose[k, 1], half)
         deg = np.rad2deg(pose[k, 3:])
         rendered[k] = render_face(subject, aus[k], size=(w, h), pose=(deg[1], deg[0], deg[2]),
                                   face_box=box, rng=rng, background=background)
+        lms[k] = landmarks(subject, aus[k], size=(w, h), pose=(deg[1], deg[0], deg[2]), face_box=box)
+    # where the face is on every frame (cross-faded frames: between the key frames' boxes),
+    # recorded for the face pipeline instead of the Haar tracker
+    per_frame = [lms[a] * (1 - (i - a) / (b - a)) + lms[b] * ((i - a) / (b - a))
+                 for a, b in zip(keys[:-1], keys[1:]) for i in range(a, b)] + [lms[keys[-1]]]
+    # path = <stand-in root>/video/<subject>/<sample>.mp4 (layout.video_path of the stand-in)
+    write_face_boxes(path, boxes_from_landmarks(np.stack(per_frame)), root=path.parents[2])
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), L.VIDEO_FPS, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"{path}: cv2.VideoWriter cannot write mp4v")

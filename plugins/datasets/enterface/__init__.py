@@ -33,7 +33,7 @@ EMOTION_TASK = Task("emotion-6", "classification", "clip", classes=L.CLASSES, me
 class Enterface(Dataset):
     name = "enterface"
     version = "1"
-    standin_version = "1"  # bump when the stand-in files change
+    standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
     title = "eNTERFACE'05 audio-visual emotion database"
     folder = "enterface database"
     modalities = clip_modalities(L.VIDEO_FPS, "clip's AVI")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emobench.media.audio import write_av_clip
+from emobench.media.standin_faces import boxes_from_landmarks
 from emobench.sim import World
 from emobench.sim.rng import derive
 from emobench.sim.voice import talking_clip
@@ -81,13 +82,14 @@ def _write_clip(path: Path, seed: int, subject: int, emotion: str, sentence: int
     person = world.subject(subject, {"corpus": "enterface"})
     quiet = disagreement(seed, subject, emotion, sentence)
     e = SIM_EMOTION[emotion]
-    frames, wave, _ = talking_clip(
+    frames, wave, _, lms = talking_clip(
         world, person, e, sc.seconds, sc.fps, size=sc.frame_size, sample_rate=L.AUDIO_RATE,
         rng=100 * L.CLASSES.index(emotion) + sentence,
         face_emotion="neutral" if quiet == "face" else e,
-        voice_emotion="neutral" if quiet == "voice" else e)
+        voice_emotion="neutral" if quiet == "voice" else e, landmarks=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_av_clip(path, frames, sc.fps, wave, L.AUDIO_RATE)
+    write_av_clip(path, frames, sc.fps, wave, L.AUDIO_RATE,
+                  face_boxes=boxes_from_landmarks(lms))  # the stand-in's face sidecar
 
 
 def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:

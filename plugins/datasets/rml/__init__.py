@@ -30,7 +30,7 @@ EMOTION_TASK = Task("emotion-6", "classification", "clip", classes=L.CLASSES, me
 class Rml(Dataset):
     name = "rml"
     version = "1"
-    standin_version = "1"  # bump when the stand-in files change
+    standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
     title = "RML emotion database (Ryerson)"
     folder = "RML_Dataset"
     modalities = clip_modalities(L.VIDEO_FPS, "clip's AVI")

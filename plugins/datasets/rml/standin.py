@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emobench.media.audio import write_av_clip
+from emobench.media.standin_faces import boxes_from_landmarks
 from emobench.sim import World
 from emobench.sim.rng import derive
 from emobench.sim.voice import talking_clip
@@ -56,12 +57,13 @@ def _write_clip(path: Path, seed: int, speaker: int, emotion: str, k: int, sc: S
     subject = world.subject(speaker, {"corpus": "rml"})
     quiet = disagreement(seed, speaker, emotion, k)
     e = SIM_EMOTION[emotion]
-    frames, wave, _ = talking_clip(
+    frames, wave, _, lms = talking_clip(
         world, subject, e, sc.seconds, sc.fps, size=sc.frame_size, sample_rate=L.AUDIO_RATE,
         rng=100 * L.CLASSES.index(emotion) + k,
         face_emotion="neutral" if quiet == "face" else e,
-        voice_emotion="neutral" if quiet == "voice" else e)
-    write_av_clip(path, frames, sc.fps, wave, L.AUDIO_RATE)
+        voice_emotion="neutral" if quiet == "voice" else e, landmarks=True)
+    write_av_clip(path, frames, sc.fps, wave, L.AUDIO_RATE,
+                  face_boxes=boxes_from_landmarks(lms))  # the stand-in's face sidecar
 
 
 def _plan(sc: Scale, seed: int):
