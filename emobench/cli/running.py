@@ -99,8 +99,11 @@ def run(ctx: typer.Context,
 
     Exit code 0 when every fold finished, 1 when some failed (the others are
     stored), 2 for usage errors, 130 when interrupted (rerun to resume)."""
+    import time
+
     from emobench.cli import locations
 
+    started = time.monotonic()
     values = merge_config(ctx, dict(locals()), config)
     if save_config is not None:
         from emobench import config as cfg
@@ -171,9 +174,13 @@ def run(ctx: typer.Context,
         raise typer.Exit(EXIT_INTERRUPTED)
     if not dry_run and not quiet:
         typer.echo(summary.io_line())
-    if verbose and hasattr(summary, "budget_lines"):
-        for budget_line in summary.budget_lines():
-            typer.echo(budget_line)
+    budget_lines = summary.budget_lines() if hasattr(summary, "budget_lines") else []
+    for budget_line in budget_lines if verbose else budget_lines[-1:]:
+        typer.echo(budget_line)
+    plan_ = getattr(summary, "budget", None)
+    if plan_ is not None and summary.run and not quiet:
+        typer.echo(f"wall clock {(time.monotonic() - started) / 60:.1f} min for this run (budget "
+                   f"{plan_.budget_s / 60:g} min, whole-run estimate {plan_.total_s / 60:.1f} min)")
     line = summary.line()
     if skipped and not (explain or verbose):
         line += " (--explain lists the skipped)"
