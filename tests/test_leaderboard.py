@@ -140,7 +140,7 @@ def test_no_model_row_exceeds_the_reference_of_its_test_set(tmp_path):
     assert min(sewa.values()) > 0.9
     assert any(d == "unbc" for d, _ in seen)
     text = lb.render_table(next(t for t in tables if t.dataset == "unbc"))
-    assert "reference: oracle on the latent state, on this test set" in text
+    assert "on this test set (k = " in text and "reference: oracle on the latent state" in text
 
 
 def test_params_of_an_unprofiled_row_say_so_instead_of_the_paper_config(reg, tmp_path):

@@ -101,8 +101,8 @@ class Table:
     level: str = "clip"
     white_box: bool = False
     entries: list[Entry] = field(default_factory=list)
-    # the stand-in's oracle on the latent state for this table's test set (see
-    # test_set_reference): {"value", "metric", "scope", ...}; empty for real copies
+    # the stand-in's reference for this table's test set (see test_set_reference):
+    # {"value", "metric", "scope", "reference", ...} or {"none": reason}; empty for real copies
     reference: dict = field(default_factory=dict)
     scale: str | None = None
     data: str | None = None
@@ -192,7 +192,7 @@ def collect(store: Store, n_boot: int = 1000, seed: int = 0, *, all_versions: bo
         _rank(t, metric, n_perm, seed)
         best = next((e for e in t.entries if e.is_best), None)
         if syn and best is not None:
-            t.reference = test_set_reference(prov0.get("ceiling") or {}, best, metric)
+            t.reference = test_set_reference(prov0.get("ceiling") or {}, best, metric, t.kind)
         tables.append(t)
     return tables
 
@@ -291,35 +291,59 @@ def _rank(t: Table, metric, n_perm: int, seed: int) -> None:
             e.near_best = bool(np.isfinite(p) and p > ALPHA)
 
 
-def test_set_reference(ceiling: dict, e: Entry, metric) -> dict:
-    """The reference of the test set entry ``e`` was scored on, from the ceilings a
-    stand-in writer recorded (the row's ``provenance["ceiling"]``):
+def test_set_reference(ceiling: dict, e: Entry, metric, kind: str = "regression") -> dict:
+    """The reference of the test set entry ``e`` was scored on, from what the stand-in
+    writer recorded for the task (the row's ``provenance["ceiling"]``):
 
     * ``by_test_set``: values per test set keyed by
       :func:`emobench.sim.ceilings.reference_key` of its sample ids;
-    * ``oracle_items``: an oracle prediction per sample id (clip-level tasks), scored
-      here with the table's metric against the entry's truth;
-    * otherwise a flat ``{metric: value}`` over all recordings of the stand-in, kept
-      with scope ``"all recordings"`` (it is not a statement about this test set).
+    * ``oracle_items``: an oracle's prediction per sample id, scored here against the
+      entry's truth with the table's metric (a regression oracle after the affine map
+      best for that metric on this test set: :func:`emobench.sim.ceilings.item_reference`);
+    * ``exact``: the label is a deterministic function of what the oracle sees, so the
+      metric's perfect score holds on every test set;
+    * ``none``: the writer's reason for giving no reference.
 
-    Returns ``{"value", "metric", "scope": "test set" | "all recordings", ...}`` or {}."""
-    from emobench.sim.ceilings import reference_key
+    A value over all recordings of the stand-in is not a statement about a table's test
+    set and is never used. Returns ``{"value", "metric", "scope", "reference", ...}``, or
+    ``{"none": reason}`` when there is no valid reference for this test set."""
+    from emobench.sim.ceilings import item_reference, reference_key
 
     name = metric.name
+    label = ceiling.get("reference") or ceiling.get("oracle") or "oracle on the latent state"
+    if ceiling.get("none"):
+        return {"none": str(ceiling["none"])}
+    if ceiling.get("exact"):
+        best = 1.0 if metric.greater_is_better else 0.0
+        if name in ("mae", "rmse", "mse") or name in _PERFECT_ONE:
+            return {name: best, "value": best, "metric": name, "scope": "every test set",
+                    "reference": f"exact: {ceiling['exact']}"}
+        return {"none": f"the label is exact ({ceiling['exact']}) but {name} has no known perfect score"}
     by_set = ceiling.get("by_test_set") or {}
-    hit = by_set.get(reference_key(e.item)) if by_set else None
-    if hit and hit.get(name) is not None:
-        return {name: float(hit[name]), "value": float(hit[name]), "metric": name, "scope": "test set",
-                **{k: hit[k] for k in ("test_set", "subjects", "delay_s", "width_s") if k in hit}}
+    if by_set:
+        hit = by_set.get(reference_key(e.item))
+        if hit and hit.get(name) is not None:
+            return {name: float(hit[name]), "value": float(hit[name]), "metric": name,
+                    "scope": "test set", "reference": label,
+                    **{k: hit[k] for k in ("test_set", "subjects", "delay_s", "width_s") if k in hit}}
+        return {"none": "the stand-in gives no reference for exactly this test set"}
     oracle = ceiling.get("oracle_items") or {}
     if oracle:
         ids = [str(i) for i in e.item]
-        if all(i in oracle for i in ids):
-            pred = np.array([float(oracle[i]) for i in ids])
-            v = float(metric.fn(e.y_true, pred))
-            return {name: v, "value": v, "metric": name, "scope": "test set",
-                    "oracle": ceiling.get("oracle", "")}
-    flat = ceiling.get(name)
-    if isinstance(flat, (int, float)) and not by_set and not oracle:
-        return {name: float(flat), "value": float(flat), "metric": name, "scope": "all recordings"}
-    return {}
+        missing = sum(i not in oracle for i in ids)
+        if missing:
+            return {"none": f"the stand-in's oracle does not cover {missing} of the {len(ids)} test items"}
+        pred = np.array([oracle[i] for i in ids], dtype=float)
+        try:
+            v = item_reference(e.y_true, pred, name, metric.fn, kind)
+        except ValueError as err:
+            return {"none": f"the oracle cannot be scored with {name}: {err}"}
+        return {name: v, "value": v, "metric": name, "scope": "test set", "reference": label}
+    if ceiling:
+        return {"none": "the stand-in gives a value over all its recordings only, not for this test set"}
+    return {"none": "the stand-in gives no reference for this task"}
+
+
+#: metrics whose perfect score is 1 (what an exact oracle reaches)
+_PERFECT_ONE = ("accuracy", "uar", "macro_f1", "weighted_f1", "f1", "ccc", "ccc_avec", "pearson",
+                "balanced_accuracy")

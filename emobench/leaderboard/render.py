@@ -130,16 +130,26 @@ def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
                 _fmt(fig.get("p50_ms"), 2) if prof else why, _fmt(fps, 1) if prof else why, rt]
         body.append(row)
     out = tabulate(body, head, tablefmt="github", disable_numparse=True)
-    ref = t.reference.get("value")
-    if ref is not None and t.synthetic:  # a real copy has no generator
-        if t.reference.get("scope") == "test set":
-            where = f"on this test set (k = {t.k})"
-        else:
-            where = "over all recordings of the stand-in (the writer gave none for this test set)"
-        out += (f"\n\nReference ({t.metric}): **{_fmt(ref)}**, reference: oracle on the latent state, "
-                f"{where}: what a model that saw the noise-free state and the raters' model could "
-                f"reach; no model row should exceed it.")
+    out += reference_note(t)
     return out
+
+
+def reference_note(t) -> str:
+    """The table's reference line: the stand-in's oracle on exactly this test set, or
+    why there is none (a real copy has no generator, so nothing is printed)."""
+    if not t.synthetic or not t.reference:
+        return ""
+    ref = t.reference.get("value")
+    if ref is None:
+        return f"\n\nReference ({t.metric}): none, {t.reference.get('none', 'not given')}."
+    bound = "upper" if t.greater_is_better else "lower"
+    if t.reference.get("scope") == "every test set":
+        return (f"\n\nReference ({t.metric}): **{_fmt(ref)}** on every test set, "
+                f"{t.reference.get('reference')}: an oracle that sees the generator's state "
+                f"scores perfectly; a {bound} bound no model row can pass.")
+    return (f"\n\nReference ({t.metric}): **{_fmt(ref)}** on this test set (k = {t.k}), "
+            f"reference: {t.reference.get('reference')}: what a model that saw the noise-free "
+            f"state could reach; a {bound} bound no model row should pass.")
 
 
 LEGEND = f"""One entry = the rows of one identity (dataset and version, data fingerprint, task,

@@ -40,8 +40,9 @@ def regression_ceiling(latent, labels, rate_hz: float, *, max_delay_s: float = 6
 
     ``latent`` and ``labels`` are arrays or lists of per-sequence arrays (scored on the
     concatenation, like AVEC).  For each delay 0..max_delay_s the latent is shifted later,
-    affinely fitted to the labels by least squares and scored; returns
-    ``{"metric", "score", "delay_s"}`` for the best delay (max for ccc/pcc, min for errors).
+    mapped by the affine map that is best for ``metric`` (:func:`best_affine`) and scored;
+    returns ``{"metric", "score", "delay_s"}`` for the best delay (max for ccc/pcc, min for
+    errors).
     """
     lat = [np.asarray(latent, float)] if np.ndim(latent[0]) == 0 else [np.asarray(a, float) for a in latent]
     lab = [np.asarray(labels, float)] if np.ndim(labels[0]) == 0 else [np.asarray(a, float) for a in labels]
@@ -52,13 +53,40 @@ def regression_ceiling(latent, labels, rate_hz: float, *, max_delay_s: float = 6
     best = None
     for d in range(0, int(round(max_delay_s * rate_hz)) + 1, step):
         x = np.concatenate([delayed(a, d) for a in lat])
-        design = np.stack([x, np.ones_like(x)], axis=1)
-        coef, *_ = np.linalg.lstsq(design, gold, rcond=None)
-        s = _score(design @ coef, gold, metric)
+        s = _score(best_affine(x, gold, metric), gold, metric)
         better = best is None or (s > best[0] if metric in ("ccc", "pcc") else s < best[0])
         if better:
             best = (s, d / rate_hz)
     return {"metric": metric, "score": float(best[0]), "delay_s": float(best[1])}
+
+
+def best_affine(z, y, metric: str) -> np.ndarray:
+    """``a * z + b`` with the affine map that scores best on ``(z, y)`` for ``metric``:
+
+    * CCC (any variance convention): ``b`` equalises the means and ``|a| = sd(y) / sd(z)``
+      with the sign of ``cov(z, y)``. With equal means CCC(a) = 2 a c / (a^2 v_z + v_y),
+      whose derivative vanishes at a^2 v_z = v_y; the CCC is then |Pearson r|. The
+      least-squares slope ``c / v_z`` instead shrinks the prediction, which gives
+      CCC = 2 r^2 / (1 + r^2) < |r|. Pearson is invariant, so the same map serves it.
+    * squared errors (mse, rmse): the least-squares fit;
+    * absolute error (mae): the least-absolute-deviation fit.
+
+    A constant ``z`` maps to the mean (median for mae) of ``y``."""
+    z, y = np.asarray(z, float).ravel(), np.asarray(y, float).ravel()
+    if z.size != y.size:
+        raise ValueError(f"best_affine: {z.size} predictions for {y.size} targets")
+    metric = metric.lower()
+    if np.std(z) == 0:
+        return np.full_like(y, np.median(y) if metric == "mae" else y.mean())
+    if metric in _CORRELATION:
+        sign = 1.0 if np.cov(z, y)[0, 1] >= 0 else -1.0
+        return y.mean() + sign * y.std() * (z - z.mean()) / z.std()
+    if metric in _SQUARED or metric == "mse":
+        design = np.stack([z, np.ones_like(z)], axis=1)
+        return design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    if metric == "mae":
+        return _lad_affine(z, y)
+    raise ValueError(f"best_affine: no optimal affine map for metric {metric!r}")
 
 
 def classification_ceiling(distributions, classes: list[int] | None = None) -> float:
@@ -157,20 +185,9 @@ def regression_reference(latent, labels, rate_hz: float, metrics: dict, *,
     r, d, w, z = best
     if z is None:
         raise ValueError("regression_reference: the latent is constant on this test set")
-    matched = gold.mean() + gold.std(ddof=1) * (z - z.mean()) / z.std(ddof=1)
-    design = np.stack([z, np.ones_like(z)], axis=1)
-    least_squares = design @ np.linalg.lstsq(design, gold, rcond=None)[0]
     out = {}
     for name, fn in metrics.items():
-        if name in _CORRELATION:
-            pred = matched
-        elif name in _SQUARED:
-            pred = least_squares
-        elif name == "mae":
-            pred = _lad_affine(z, gold)
-        else:
-            raise ValueError(f"regression_reference: no oracle map for metric {name!r}")
-        out[name] = round(float(fn(gold, pred)), 4)
+        out[name] = round(float(fn(gold, best_affine(z, gold, name))), 4)
     out.update(delay_s=round(d / rate_hz, 3), width_s=float(w), n_sequences=len(lat),
                n_frames=int(gold.size))
     return out
@@ -184,3 +201,33 @@ def report_median(peak, scale: int) -> np.ndarray:
     ``clip(rint(scale * p), 0, scale)`` with ``p = clip(peak, 0, 1)``."""
     p = np.clip(np.asarray(peak, float), 0.0, 1.0)
     return np.clip(np.rint(scale * p), 0, scale)
+
+
+def pain_trajectory_posterior(level: int, peak_pain: float, peak_posterior) -> np.ndarray:
+    """P(level | the whole perceived-pain trajectory) of a World.pain_sample window, the
+    oracle that is at least as informed as any model (every input of the window is a
+    function of that trajectory plus noise independent of the level).
+
+    The trajectory is ``s * (base(T(t)) + offset)`` clipped to [0, 1.2], where the
+    stimulus T(t) ramps linearly (2 s) from the baseline to the level's temperature and
+    ``base`` is piecewise linear through the level medians: the ramp's slope grows with
+    the target temperature, so any window in which pain rises above zero names its
+    level (the peak alone does not: the per-trial offset blurs it). A window without
+    pain carries only "pain stayed at 0", whose posterior is the peak posterior at
+    peak 0 (``pain_level_posterior(0, subject)``, passed as ``peak_posterior``)."""
+    post = np.asarray(peak_posterior, float)
+    if peak_pain > 1e-12:
+        post = np.zeros_like(post)
+        post[int(level)] = 1.0
+    return post
+
+
+def item_reference(y_true, oracle, metric: str, fn, kind: str) -> float:
+    """Score of a per-item oracle on one test set: a classification oracle's labels as
+    they are; a regression oracle's values through the affine map that is best for
+    ``metric`` on this very test set (:func:`best_affine`), so the map can only help it."""
+    y = np.asarray(y_true)
+    o = np.asarray(oracle)
+    if kind == "classification":
+        return float(fn(y, o.astype(y.dtype) if np.issubdtype(y.dtype, np.number) else o))
+    return float(fn(y.astype(float), best_affine(o, y, metric)))

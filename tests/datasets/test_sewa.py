@@ -283,14 +283,14 @@ def test_standin_tiny_reads_back_with_written_counts(ds, tiny, tmp_path):
 
     for task in ("arousal", "valence", "liking"):
         ref = meta["ceilings"][task]
-        assert 0.9 < ref["ccc"] <= 1.0 and ref["reference"] == "oracle on the latent state"
-        assert {"ccc_avec", "ccc", "pearson", "rmse", "mae"} <= set(ref)
+        assert ref["reference"].startswith("oracle on the latent state")
         # one reference per test set a protocol can use, keyed by its recording ids
         for culture in ("DE", "HU", "CN"):
             ids = [r.id for r in recs if r.partition == "test" and r.groups["culture"] == culture]
             hit = ref["by_test_set"][reference_key(ids)]
             assert hit["test_set"] == f"test/{culture}" and hit["subjects"] == len(ids)
             assert 0.9 < hit["ccc_avec"] <= 1.0
+            assert {"ccc_avec", "ccc", "pearson", "rmse", "mae"} <= set(hit)
     assert ds.doctor(out).ok
 
 

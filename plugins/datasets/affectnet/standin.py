@@ -50,13 +50,14 @@ def _extension(j: int) -> tuple[str, str]:
     return "jpg", "jpg"
 
 
-def _picture(world, subject, code: int, k: int, r) -> tuple[np.ndarray, tuple, np.ndarray, float, float]:
-    """(image, face box x y w h, landmarks, valence, arousal) for one row."""
+def _picture(world, subject, code: int, k: int, r) -> tuple:
+    """(image, face box x y w h, landmarks, valence, arousal, latent (valence, arousal)
+    or None) for one row."""
     half = float(r.uniform(0.24, 0.34) * FRAME)
     cx, cy = (float(v) for v in r.uniform(FRAME * 0.42, FRAME * 0.58, 2))
     box = (int(round(cx - half)), int(round(cy - 1.25 * half)), int(round(2 * half)), int(round(2.5 * half)))
     if code == 10:   # Non-Face: a picture of a room
-        return make_background(FRAME, r), box, np.zeros((0, 2)), L.MISSING, L.MISSING
+        return make_background(FRAME, r), box, np.zeros((0, 2)), L.MISSING, L.MISSING, None
     cls = L.CLASSES8[code] if code < 8 else "neutral"
     if cls == "contempt":   # no simulator prototype: AU14 with a trace of AU12 (as for CK+)
         clip = world.episode_clip(subject, "happy", 1.0, 25.0, rng=k, end_at_apex=True)
@@ -71,10 +72,12 @@ def _picture(world, subject, code: int, k: int, r) -> tuple[np.ndarray, tuple, n
                       lighting=float(np.exp(r.normal(0, 0.2))))
     pts = landmarks(subject, aus, size=FRAME, pose=pose, face_box=(cx, cy, half))
     if code >= 8:
-        return img, box, pts, L.MISSING, L.MISSING
+        return img, box, pts, L.MISSING, L.MISSING, None
     v = float(np.clip(clip.valence[-1] + r.normal(0, RATER_SD), -1, 1))
     a = float(np.clip(clip.arousal[-1] + r.normal(0, RATER_SD), -1, 1))
-    return img, box, pts, v, a
+    # the rated state, for the reference (the oracle on the latent state)
+    latent = (float(np.clip(clip.valence[-1], -1, 1)), float(np.clip(clip.arousal[-1], -1, 1)))
+    return img, box, pts, v, a, latent
 
 
 def _write_identity(images: Path, seed: int, ident: int, jobs: list[dict]) -> list[dict]:
@@ -83,7 +86,7 @@ def _write_identity(images: Path, seed: int, ident: int, jobs: list[dict]) -> li
     r = derive(seed, "affectnet-standin", ident)
     out = []
     for k, job in enumerate(jobs):
-        img, box, pts, v, a = _picture(world, subject, job["code"], k, r)
+        img, box, pts, v, a, latent = _picture(world, subject, job["code"], k, r)
         if job["missing_arousal"]:
             a = L.MISSING
         path = images / job["file"]
@@ -93,7 +96,21 @@ def _write_identity(images: Path, seed: int, ident: int, jobs: list[dict]) -> li
             data = path.read_bytes()
             path.write_bytes(data[: len(data) // 3])
         out.append({**job, "box": box, "landmarks": ";".join(f"{x:.2f}" for x in pts.ravel()),
-                    "valence": v, "arousal": a})
+                    "valence": v, "arousal": a, "latent": latent})
+    return out
+
+
+def _references(rows: dict[str, dict]) -> dict:
+    """The expression code is the generator's class (exact on every test set); valence
+    and arousal are the latent state plus independent rater noise, so the oracle
+    predicts the latent value per image (keyed by the loader's recording id)."""
+    exact = "the label is the generator's class of the image"
+    out = {"expression7": {"exact": exact}, "expression8": {"exact": exact}}
+    for j, task in enumerate(("valence", "arousal")):
+        out[task] = {"reference": "oracle on the latent state (the rated valence/arousal before "
+                                  "rater noise)",
+                     "oracle_items": {listed.rsplit(".", 1)[0].replace("/", "_"): row["latent"][j]
+                                      for listed, row in rows.items() if row.get("latent")}}
     return out
 
 
@@ -147,6 +164,6 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
                           "codes": np.bincount([row["code"] for row in kept], minlength=8).tolist(),
                           "arousal_missing": sum(row["arousal"] == L.MISSING for row in kept)}
     return {"generator": "emobench.sim", "generator_version": GENERATOR_VERSION,
-            "ceilings": {"expression7": {"accuracy": 1.0}, "expression8": {"accuracy": 1.0}},
+            "ceilings": _references(final),
             "counts": {"recordings": counts["training"]["loaded"] + counts["validation"]["loaded"],
                        "identities": n_ident, "corrupt": 1, **counts}}

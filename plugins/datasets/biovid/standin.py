@@ -21,7 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emobench.sim import OPENFACE_AUS, PAIN_LEVELS, World, pain_ceiling, select_aus
+from emobench.sim import OPENFACE_AUS, PAIN_LEVELS, World, select_aus
+from emobench.sim.ceilings import pain_trajectory_posterior
 from emobench.sim.face import make_background, render_face
 from emobench.sim.latent import ou_process
 from emobench.sim.rng import derive
@@ -160,7 +161,8 @@ def _bio_csv(path: Path, signals: np.ndarray) -> None:
 
 def _write_sample(out: Path, seed: int, subj_index: int, subject_name: str, level: int,
                   trial: int, sample_name: str, scale: Scale) -> np.ndarray:
-    """Write the three files of one sample; returns its state posterior over PAIN_LEVELS."""
+    """Write the three files of one sample; returns the oracle's posterior over
+    PAIN_LEVELS given the sample's whole perceived-pain trajectory."""
     world = World(seed)
     expr = NON_EXPRESSIVE_GAIN if subject_name in L.NON_EXPRESSIVE else None
     subject = world.subject(subj_index, {"corpus": "biovid"}, subject_name, expressivity=expr)
@@ -179,7 +181,7 @@ def _write_sample(out: Path, seed: int, subj_index: int, subject_name: str, leve
         _openface_csv(session.aus, pose, rng))
     _video(L.video_path(out, subject_name, sample_name), subject, session.aus, pose, background,
            scale, rng)
-    return session.state_posterior
+    return pain_trajectory_posterior(level, float(session.pain.max()), session.state_posterior)
 
 
 def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
@@ -212,19 +214,19 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
     lines = ["\t".join(L.SAMPLES_COLUMNS)] + ["\t".join(str(v) for v in r) for r in rows]
     (out / L.SAMPLES_FILE).write_text("\n".join(lines) + "\n")
 
-    class _Item:  # what sim.pain_ceiling reads from a session
-        def __init__(self, level, post):
-            self.label, self.label_set, self.state_posterior = PAIN_LEVELS[level], PAIN_LEVELS, post
-    items = [_Item(r[2], p) for r, p in zip(rows, posts)]
+    oracle = "oracle on the latent pain trajectory (Bayes label given the perceived pain over the window)"
+    tasks = {"bl1-vs-pa4": ("BL1", "PA4"), "pain-5class": PAIN_LEVELS}
+    ceilings = {}
+    for task, levels in tasks.items():
+        cols = [PAIN_LEVELS.index(c) for c in levels]
+        ceilings[task] = {"reference": oracle, "oracle_items": {
+            r[5]: int(np.argmax(np.asarray(p)[cols])) for r, p in zip(rows, posts) if r[3] in levels}}
+    # the PSPI target is a function of the face_features inputs
+    ceilings["pspi"] = {"exact": "the PSPI target is a formula of the face_features input"}
     return {
         "scale": scale,
         "seed": seed,
-        "ceilings": {
-            "bl1-vs-pa4": {"accuracy": pain_ceiling(items, ("BL1", "PA4"))},
-            "pain-5class": {"accuracy": pain_ceiling(items, PAIN_LEVELS)},
-            # the PSPI target is a function of the face_features inputs
-            "pspi": {"ccc": 1.0},
-        },
+        "ceilings": ceilings,
         "counts": {
             "subjects": len(subjects),
             "samples": len(rows),

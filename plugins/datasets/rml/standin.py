@@ -107,7 +107,7 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
         "scale": scale, "seed": seed,
         # both modalities together carry the emotion in every clip; episode
         # intensities vary (0.2-0.9), so this is an upper bound, not a tight one
-        "ceilings": {"emotion-6": {"accuracy": 1.0}},
+        "ceilings": {"emotion-6": {"exact": "the label is the generator's class of the clip"}},
         "counts": {"recordings": len(rows), "subjects": sc.speakers,
                    "per_emotion": {e: sc.speakers * sc.per_emotion for e in L.CLASSES},
                    "without_language_level": sum(1 for i in range(sc.speakers) if i % 3 == 1),

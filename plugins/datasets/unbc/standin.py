@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from emobench.sim import AU_INDEX, UNBC_AUS, World, annotate_facs, pain_reports, pspi
-from emobench.sim.ceilings import regression_ceiling, report_median
+from emobench.sim.ceilings import report_median
 from emobench.sim.face import landmarks, make_background, render_face
 from emobench.sim.latent import ou_process
 from emobench.sim.rng import derive
@@ -118,9 +118,7 @@ def write_standin(out: Path, scale: str = "small", seed: int = 0, n_jobs: int | 
                    "frames": total("frames"), "pain_frames": total("pain_frames"),
                    "black_frames": total("black_frames"),
                    "empty_facs_files": total("empty_facs_files")},
-        "ceilings": _ceilings(np.array([s["peak"] for s in stats]),
-                              {k: [s[k] for s in stats] for k in ("VAS", "OPR")},
-                              [job[3] for job in jobs]),
+        "ceilings": _ceilings(np.array([s["peak"] for s in stats]), [job[3] for job in jobs]),
         "notes": "pspi and pain are exact functions of the facs14 input (ceiling 1); vas/opr "
                  "references: the conditional median report given the sequence's true peak "
                  "pain, per sequence (oracle_items), scored on each table's test set.",
@@ -180,20 +178,18 @@ def _write_sequence(out: Path, seed: int, cfg: dict, k: int, j: int, sdir: str, 
             "VAS": rep["VAS"], "OPR": rep["OPR"]}
 
 
-def _ceilings(peaks: np.ndarray, reports: dict[str, list[int]], ids: list[str]) -> dict:
-    out = {"pspi": {"ccc": 1.0, "pearson": 1.0, "mae": 0.0, "rmse": 0.0},
-           "pain": {"uar": 1.0, "macro_f1": 1.0, "accuracy": 1.0}}
-    for task, scale, top in (("vas", "VAS", 10), ("opr", "OPR", 5)):
-        y = np.asarray(reports[scale], float)
-        if np.ptp(y) == 0 or np.ptp(peaks) == 0:
-            continue  # a constant target has no defined correlation ceiling
-        best = lambda m: regression_ceiling(peaks, y, 1.0, max_delay_s=0.0, metric=m)["score"]  # noqa: E731
-        out[task] = {"mae": best("mae"), "rmse": float(np.sqrt(best("mse"))),
-                     "pearson": best("pcc"), "ccc": best("ccc"),
-                     # the MAE-optimal oracle on the latent state, per sequence id
-                     "oracle": "conditional median report given the true peak pain",
-                     "oracle_items": {i: float(v) for i, v in
-                                      zip(ids, report_median(peaks, top))}}
+def _ceilings(peaks: np.ndarray, ids: list[str]) -> dict:
+    """References: PSPI and pain presence are formulas of the facs14 input (exact on
+    every test set); VAS/OPR reports are a monotone function of the sequence's peak pain
+    plus independent rater noise, so the oracle on the latent state predicts the
+    conditional median report per sequence (``oracle_items``, scored by the leaderboard
+    on each table's test set after the affine map best for its metric there)."""
+    formula = "the label is a formula of the facs14 input"
+    out = {"pspi": {"exact": formula}, "pain": {"exact": formula}}
+    for task, top in (("vas", 10), ("opr", 5)):
+        out[task] = {"reference": "oracle on the latent state (conditional median report "
+                                  "given the sequence's true peak pain)",
+                     "oracle_items": {i: float(v) for i, v in zip(ids, report_median(peaks, top))}}
     return out
 
 
