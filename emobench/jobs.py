@@ -315,7 +315,14 @@ def write_standins(reg: Registry, names: list[str], root: Path | None, scale: st
 def _write_standin(name: str, scale: str) -> None:
     from emobench.plugins import registry
 
-    datasource.resolve(registry().dataset(name), None, scale, seed=0, write=True)
+    try:
+        datasource.resolve(registry().dataset(name), None, scale, seed=0, write=True)
+    finally:
+        loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+        if getattr(loky, "_executor", None) is not None:
+            # a generator that used joblib leaves loky's idle workers behind, and
+            # this pool process would wait for their 5-minute idle timeout to exit
+            loky._executor.shutdown(wait=True, kill_workers=True)
 
 
 class _Unreadable(Exception):
