@@ -142,14 +142,14 @@ def reference_note(t) -> str:
     ref = t.reference.get("value")
     if ref is None:
         return f"\n\nReference ({t.metric}): none, {t.reference.get('none', 'not given')}."
-    bound = "upper" if t.greater_is_better else "lower"
+    bound = "an upper" if t.greater_is_better else "a lower"
     if t.reference.get("scope") == "every test set":
         return (f"\n\nReference ({t.metric}): **{_fmt(ref)}** on every test set, "
                 f"{t.reference.get('reference')}: an oracle that sees the generator's state "
-                f"scores perfectly; a {bound} bound no model row can pass.")
+                f"scores perfectly; {bound} bound no model row can pass.")
     return (f"\n\nReference ({t.metric}): **{_fmt(ref)}** on this test set (k = {t.k}), "
             f"reference: {t.reference.get('reference')}: what a model that saw the noise-free "
-            f"state could reach; a {bound} bound no model row should pass.")
+            f"state could reach; {bound} bound no model row should pass.")
 
 
 LEGEND = f"""One entry = the rows of one identity (dataset and version, data fingerprint, task,
