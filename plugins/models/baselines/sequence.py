@@ -209,7 +209,20 @@ class FrameCNN(Model):
         return space
 
     def frames(self, s: Sample) -> np.ndarray:
-        """(n_frames, size, size) float32, evenly sampled, z-scored per frame."""
+        """(n_frames, size, size) float32, evenly sampled, z-scored per frame.
+        Kept per recording during a fit: the validation clips are predicted after
+        every epoch and were prepared again each time."""
+        memo = self.__dict__.get("_frames_memo")
+        if memo is not None:
+            hit = memo.get(id(s.recording))
+            if hit is not None and hit[0] is s.recording:
+                return hit[1]
+        out = self._frames(s)
+        if memo is not None:
+            memo[id(s.recording)] = (s.recording, out)
+        return out
+
+    def _frames(self, s: Sample) -> np.ndarray:
         from emobench_plugins.models.emop3d import gray_frames
 
         size, k = int(self.params["size"]), int(self.params["n_frames"])
@@ -219,15 +232,24 @@ class FrameCNN(Model):
         return (v - mu) / np.maximum(sd, 1e-6)
 
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "FrameCNN":
-        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet
-        import torch
-        from torch.nn import functional as F
-        from emobench_plugins.models.common.torch_training import resolve_epochs, seed_everything, train_epochs
+        from emobench_plugins.models.common.torch_training import seed_everything
         if not train:
             raise ValueError("frame-cnn: no training samples")
         rng = seed_everything(ctx.seed)
         p, self.task_ = self.params, ctx.task
-        X = np.stack([self.frames(s) for s in train])
+        self._frames_memo = {}
+        try:
+            return self._fit(train, valid, ctx, rng)
+        finally:
+            self.__dict__.pop("_frames_memo", None)  # a fitted model holds no clips
+
+    def _fit(self, train, valid, ctx, rng) -> "FrameCNN":
+        from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet
+        import torch
+        from torch.nn import functional as F
+        from emobench_plugins.models.common.torch_training import resolve_epochs, train_epochs
+        p = self.params
+        X = np.stack([self._frames(s) for s in train])  # the training clips are stacked once
         self.targets_ = _Targets(ctx.task, np.asarray([float(s.y) for s in train]))
         t = self.targets_
         Y = torch.from_numpy(t.encode([s.y for s in train]))
