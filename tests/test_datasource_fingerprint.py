@@ -105,3 +105,27 @@ def test_the_fingerprint_does_not_import_the_simulator():
             "for ds in registry().datasets.values(): generator_version(ds)\n"
             "assert not [m for m in sys.modules if m.startswith('emobench.sim')], 'imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_fingerprint_is_read_back_while_the_files_are_unchanged(tmp_path, monkeypatch):
+    """A rerun parses no syntax trees: the fingerprint is kept per (path, size,
+    mtime) of the files it covers, and recomputed when one of them changes."""
+    from emobench import datasource
+    from emobench.plugins import registry
+
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path))
+    ds = registry().dataset("vtt")
+    datasource.generator_version.cache_clear()
+    first = datasource.generator_version(ds)
+    datasource.generator_version.cache_clear()
+
+    def no_parse(*a, **k):
+        raise AssertionError("parsed again although no file changed")
+
+    monkeypatch.setattr(datasource, "_generator_version", no_parse)
+    assert datasource.generator_version(ds) == first
+    datasource.generator_version.cache_clear()
+    monkeypatch.setattr(datasource, "_stat_key", lambda *a: "another-state")
+    with pytest.raises(AssertionError, match="parsed again"):
+        datasource.generator_version(ds)
+    datasource.generator_version.cache_clear()
