@@ -38,6 +38,7 @@ class TinyEmotioNet(_FrameConvModel):
     """The shallowest CNN: one Conv1d filter over FAU functionals + per-step Linear."""
 
     name = "tiny-emotionet"
+    home_datasets = ("sewa",)  # the paper's corpora (SEED_SYSTEMS.md 1.2)
     version = "2"  # 2: delay estimated on validation; post-processing fit/selected apart
     description = ("One Conv1d filter (K=80, 'same') over the feature channels and a "
                    "per-step Linear; 1-CCC, RMSprop, full batch, label-delay shift")
@@ -186,6 +187,7 @@ class TinyEmotioNetModelA(_FrameConvModel):
     """Model A: the 4-layer CNN (200x5, 64x20, 32x30, 32x50, ReLU) + per-step Linear."""
 
     name = "tiny-emotionet-model-a"
+    home_datasets = ("sewa",)  # the paper's corpora (SEED_SYSTEMS.md 1.2)
     version = "2"  # 2: delay estimated on validation; post-processing fit/selected apart
     description = "4-layer Conv1d (200x5, 64x20, 32x30, 32x50) baseline of Tiny EmotioNet"
     paper_params = {
@@ -219,6 +221,7 @@ class TinyEmotioNetPain(TinyEmotioNet):
     """The UNBC / BioVid PSPI regressors: K = 24, L1 0.01, fixed training noise."""
 
     name = "tiny-emotionet-pain"
+    home_datasets = ("unbc", "biovid")  # the paper's corpora (SEED_SYSTEMS.md 1.2)
     version = "1"
     description = ("Tiny EmotioNet pain variant (K=24, L1 0.01, N(0, 0.01) training noise, "
                    "zero padding); UNBC or BioVid settings chosen by the input width")
