@@ -175,11 +175,12 @@ def unusable(paths: Iterable[Path], corpus: str, **kw) -> dict[Path, str]:
 
 
 def write_clip(path: Path, frames: np.ndarray | None, fps: float, wave: np.ndarray | None,
-               sr: int, *, bit_rate: int = 600_000) -> None:
+               sr: int, *, bit_rate: int = 600_000, face_boxes: np.ndarray | None = None) -> None:
     """Write BGR frames (T, H, W, 3) uint8 and a mono voice into one file: ``.avi``
     (MPEG-4 video, 16-bit PCM, :func:`emobench.media.audio.write_av_clip`), ``.mp4``
     (MPEG-4 video, AAC audio; MP4 does not carry PCM), or a sound file (``.wav``,
-    frames None)."""
+    frames None). ``face_boxes``: where the caller drew the face on each frame,
+    recorded in the stand-in's face sidecar (see :func:`~emobench.media.audio.write_av_clip`)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".wav", ".flac"):
@@ -188,4 +189,4 @@ def write_clip(path: Path, frames: np.ndarray | None, fps: float, wave: np.ndarr
         return
     from emobench.media.audio import write_av_clip
 
-    write_av_clip(path, frames, fps, wave, sr, bit_rate=bit_rate)
+    write_av_clip(path, frames, fps, wave, sr, bit_rate=bit_rate, face_boxes=face_boxes)

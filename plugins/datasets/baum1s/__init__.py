@@ -38,7 +38,7 @@ TASK_ALL = Task("emotion-13", "classification", "clip", classes=L.CLASSES, metri
 class Baum1s(Dataset):
     name = "baum1s"
     version = "1"
-    standin_version = "1"  # bump when the stand-in files change
+    standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
     title = "BAUM-1s spontaneous audio-visual affective face database"
     folder = "BAUM1s_MP4 - All"
     modalities = clip_modalities(L.VIDEO_FPS, "clip's MP4")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emobench.media.av import write_clip
+from emobench.media.standin_faces import boxes_from_landmarks
 from emobench.sim import World
 from emobench.sim.rng import derive
 from emobench.sim.voice import talking_clip
@@ -77,12 +78,13 @@ def _write_clip(path: Path, seed: int, clip: str, emotion: str, sc: Scale) -> No
     person = world.subject(int(clip[1:4]), {"corpus": "baum1s"})
     quiet = disagreement(seed, clip)
     e = SIM[emotion]
-    frames, wave, _ = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
+    frames, wave, _, lms = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
                                    sample_rate=AUDIO_RATE, rng=int(clip[5:]) + 50 * L.CLASSES.index(emotion),
                                    face_emotion="neutral" if quiet == "face" else e,
-                                   voice_emotion="neutral" if quiet == "voice" else e)
+                                   voice_emotion="neutral" if quiet == "voice" else e,
+                                   landmarks=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_clip(path, frames, sc.fps, wave, AUDIO_RATE)
+    write_clip(path, frames, sc.fps, wave, AUDIO_RATE, face_boxes=boxes_from_landmarks(lms))
 
 
 def sheet_rows(rows) -> list[tuple[str, str, int, str]]:

@@ -40,7 +40,7 @@ LOVO = LeaveOneSubjectOut(name="ictyoutube-lovo", datasets=("ictyoutube",),
 class IctYoutube(Dataset):
     name = "ictyoutube"
     version = "1"
-    standin_version = "1"  # bump when the stand-in files change
+    standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
     title = "ICT YouTube opinion dataset (ICMI 2011)"
     folder = "ICT-YouTube"
     modalities = clip_modalities(L.VIDEO_FPS, "opinion video's")

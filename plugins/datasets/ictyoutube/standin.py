@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from emobench.media.av import write_clip
+from emobench.media.standin_faces import boxes_from_landmarks
 from emobench.sim import World
 from emobench.sim.rng import derive
 from emobench.sim.voice import talking_clip
@@ -75,16 +76,19 @@ def _write_video(path: Path, seed: int, video: str, sentiment: str, sc: Scale) -
     person = world.subject(int(video[1:]), {"corpus": "ictyoutube"})
     quiet = disagreement(seed, video)
     e = sim_emotion(video, sentiment)
-    frames, waves = [], []
+    frames, waves, lms = [], [], []
     for k in range(sc.statements):
-        f, w, _ = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
+        f, w, _, lm = talking_clip(world, person, e, sc.seconds, sc.fps, size=sc.frame_size,
                                sample_rate=AUDIO_RATE, rng=10 * int(video[1:]) + k,
                                face_emotion="neutral" if quiet == "face" else e,
-                               voice_emotion="neutral" if quiet == "voice" else e)
+                               voice_emotion="neutral" if quiet == "voice" else e,
+                               landmarks=True)
         frames.append(f)
         waves.append(w)
+        lms.append(lm)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_clip(path, np.concatenate(frames), sc.fps, np.concatenate(waves), AUDIO_RATE)
+    write_clip(path, np.concatenate(frames), sc.fps, np.concatenate(waves), AUDIO_RATE,
+               face_boxes=boxes_from_landmarks(np.concatenate(lms)))
 
 
 def write_standin(out: Path, scale: str = "small", seed: int = 0) -> dict:
