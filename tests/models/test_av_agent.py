@@ -209,6 +209,37 @@ def test_epoch_selection_scores_validation_clips_only(rml_split):
     assert not set(seen) & {s.id for s in test}
 
 
+def test_branches_start_with_logits_that_depend_on_the_input():
+    """He / torchvision initialisation: at init the logits differ between inputs (with
+    PyTorch's default init the slim VGGish's were constant to 1e-4 and a short budget
+    ended at the majority class)."""
+    from emobench_plugins.models.av_agent.net import AudioNet, VisualNet
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        audio = AudioNet(6, 0.125, 128)(torch.randn(32, 1, 96, 64))
+        visual = VisualNet(6, 0.25).train()(torch.randn(32, 3, 48, 48))
+    assert audio.std(0).mean() > 1e-2 and visual.std(0).mean() > 1e-3
+
+
+def test_training_windows_keep_the_floor_and_batchnorm_statistics_follow_training(rml_split):
+    """A tiny share trains at least MIN_TRAIN windows (never more than the budget), and
+    after training the visual branch's BatchNorm running statistics are re-estimated
+    on training windows (no longer the initial zero mean / unit variance)."""
+    from emobench.model import FitContext
+    from emobench_plugins.models.av_agent import AVAudio, AVVisual, trained_windows
+
+    assert trained_windows(AVAudio, 2000, 0.025) == 500 and trained_windows(AVAudio, 2000, 0.5) == 1000
+    assert trained_windows(AVAudio, 300, 0.01) == 300 and trained_windows(AVVisual, 1200, 0.1) == 120
+    train, _, _, ctx = rml_split
+    small = FitContext(ctx.task, ctx.modalities, profile="default", seed=0, score=ctx.score,
+                       options={"knobs": {"work": 0.025}})
+    m = AVVisual(window_budget=64).fit(train, [], small)
+    bn = m.net_.backbone.features[0][1]
+    assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))
+    assert m.net_.backbone.features[0][1].momentum == 0.1  # restored after re-estimating
+
+
 def test_audio_bands_are_standardised_from_training_patches():
     net = AudioNet(6, width=0.125, fc=16)
     x = torch.randn(20, 1, 96, 64) * 3 + torch.linspace(-5, 5, 64)
@@ -221,10 +252,12 @@ def test_audio_bands_are_standardised_from_training_patches():
 
 def test_default_profile_costs_fit_the_planner_budget():
     """Declared seconds of one default-profile cell on the RML stand-in's folds
-    (3 folds x 3 seeds, 2 trials, ~54 training clips): each av-* cell stays
-    within ~70 worker-seconds and the agent (both branches, fusion, REINFORCE) within
-    ~130 (measured 13.7 CPU-s per fold fit), the agent costs more than either branch,
-    and the paper profile costs far more."""
+    (3 folds x 3 seeds, 2 trials, ~54 training clips): av-audio within ~70
+    worker-seconds, av-visual and the agent within ~130 (the visual branch streams
+    every frame of each test clip at batch 1 for the online trace: ~4.5 of its ~12
+    CPU-s per fold measured), the agent costs more than the audio branch, and the
+    paper profile costs far more. Measured against declared per fold (docs/models.md):
+    within 1.5x at shares 0.1, 0.25 and 1."""
     from emobench_plugins.datasets.rml import EMOTION_TASK, Rml
     from emobench_plugins.models.av_agent import AVAgent, AVAudio, AVVisual
 
@@ -233,8 +266,13 @@ def test_default_profile_costs_fit_the_planner_budget():
     for cls in (AVVisual, AVAudio, AVAgent):
         c = cls.cost(Rml.modalities, EMOTION_TASK, 54, knobs)
         cell[cls.name] = 9 * (0.35 + 2 * (c["seconds"] + c.get("gflop", 0.0)))
-    assert all(10 < cell[m] <= 70 for m in ("av-visual", "av-audio")), cell
+    assert 10 < cell["av-audio"] <= 70 and 10 < cell["av-visual"] <= 130, cell
     assert cell["av-agent"] <= 130, cell
-    assert cell["av-agent"] > max(cell["av-visual"], cell["av-audio"])
+    assert cell["av-agent"] > cell["av-audio"]
+    # below its floor of training windows a smaller share no longer cuts av-audio's training
+    small = {w: AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, {**knobs, "work": w})["seconds"]
+             for w in (0.025, 0.1, 0.25, 1.0)}
+    assert small[0.025] == small[0.1] == pytest.approx(small[0.25], rel=0.15)
+    assert small[0.25] < small[1.0]
     paper = AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, {**knobs, "profile": "paper"})
     assert paper["seconds"] > 20 * AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, knobs)["seconds"]
