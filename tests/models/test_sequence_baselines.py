@@ -127,3 +127,29 @@ def test_paper_params_validate_against_the_registry_rules():
 
     for cls in sb.emobench_register_models():
         assert validate_model(cls) == [], cls.name
+
+
+def test_frame_cnn_prepares_each_clip_once_per_fit(monkeypatch):
+    """The validation clips are predicted after every epoch: they are prepared
+    once per fit (and the fitted model keeps none); the fit is the same as when
+    every call prepares them again."""
+    import torch
+
+    def fit(memo: bool):
+        calls = []
+        real = sb.FrameCNN._frames
+        monkeypatch.setattr(sb.FrameCNN, "_frames", lambda self, s: calls.append(s.id) or real(self, s))
+        if not memo:
+            monkeypatch.setattr(sb.FrameCNN, "frames", lambda self, s: self._frames(s))
+        m = sb.FrameCNN(size=SIZE, n_frames=4, channels=(8, 16), epochs=5, lr=3e-3, batch_size=8)
+        m.fit(video_samples(12, 1), video_samples(6, 2), FitContext(
+            task=CLIP, modalities={}, profile="smoke", seed=0, score=acc))
+        monkeypatch.undo()
+        return m, calls
+    m, calls = fit(True)
+    assert len(calls) == 12 + 6 and "_frames_memo" not in m.__dict__
+    ref, ref_calls = fit(False)
+    assert len(ref_calls) == 12 + 5 * 6
+    assert m.history_ == ref.history_
+    for a, b in zip(m.net_.state_dict().values(), ref.net_.state_dict().values()):
+        assert torch.equal(a, b)
