@@ -160,3 +160,27 @@ def test_one_frame_videos_train_as_single_frames_with_the_same_outputs():
         four = net(x.expand(2, 4, 3, 32, 32))
     for t in range(4):
         torch.testing.assert_close(four[:, t], one[:, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_standardise_gives_grey_frames_of_zero_mean_and_unit_variance():
+    from emobench_plugins.models.tsm_resnet import standardise
+
+    x = torch.rand(2, 4, 3, 8, 8) * torch.tensor([1.0, 0.5, 0.2])[:, None, None]
+    g = standardise(x)
+    assert g.shape == x.shape
+    assert torch.equal(g[:, :, 0], g[:, :, 1]) and torch.equal(g[:, :, 0], g[:, :, 2])
+    assert torch.allclose(g[:, :, 0].mean(dim=(-2, -1)), torch.zeros(2, 4), atol=1e-5)
+    assert torch.allclose(g[:, :, 0].std(dim=(-2, -1)), torch.ones(2, 4), atol=1e-4)
+    # a brighter, more contrasted copy of a frame standardises to the same frame
+    assert torch.allclose(standardise(0.1 + 2 * x), g, atol=1e-4)
+
+
+def test_crop_keeps_the_centre_of_the_face_box():
+    from emobench_plugins.models.tsm_resnet import rgb_frames
+
+    task = Task(name="side", kind="classification", level="clip", classes=("left", "right"))
+    clip = _Clip(0, 0, task)
+    full = rgb_frames(clip, 40)
+    centre = rgb_frames(clip, 32, crop=0.8)
+    assert centre.shape == (10, 32, 32, 3)
+    np.testing.assert_allclose(centre, full[:, 4:36, 4:36], atol=1e-6)

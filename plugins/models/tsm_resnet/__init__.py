@@ -29,15 +29,31 @@ PAPER = ("VTT video emotion recognition: ResNet-18 with temporal shift "
 WINDOW = 4
 
 
-def rgb_frames(sample: Sample, size: int) -> np.ndarray:
-    """(T, size, size, 3) float32 RGB in [0, 1] from the sample's face video."""
-    frames = np.asarray(sample.x("face_video", size=(size, size), gray=False))
+def rgb_frames(sample: Sample, size: int, crop: float = 1.0) -> np.ndarray:
+    """(T, size, size, 3) float32 RGB in [0, 1] from the sample's face video; ``crop`` < 1
+    keeps the central ``crop`` of the face box's side (read at size / crop, then cut)."""
+    full = size if crop >= 1.0 else int(round(size / crop))
+    frames = np.asarray(sample.x("face_video", size=(full, full), gray=False))
     if frames.ndim == 3:  # a grey corpus: replicate the channel
         frames = np.repeat(frames[..., None], 3, axis=-1)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"tsm-resnet: face_video of sample {sample.id!r} must be (T, H, W, 3), "
                          f"got {frames.shape}")
+    if full != size:
+        lo = (full - size) // 2
+        frames = frames[:, lo:lo + size, lo:lo + size]
     return (frames[..., ::-1] / 255.0).astype(np.float32)  # the media room gives BGR
+
+
+def standardise(x):
+    """Per frame: grey (luma, replicated to 3 channels) and zero mean, unit variance over
+    the frame's pixels, on a (..., 3, H, W) tensor. Removes skin tone, hair colour,
+    lighting and contrast, which identify a face, and keeps its shape."""
+    grey = (0.299 * x[..., 0, :, :] + 0.587 * x[..., 1, :, :] + 0.114 * x[..., 2, :, :])
+    mean = grey.mean(dim=(-2, -1), keepdim=True)
+    std = grey.std(dim=(-2, -1), keepdim=True).clamp_min(1e-3)
+    g = (grey - mean) / std
+    return g.unsqueeze(-3).expand(*g.shape[:-2], 3, *g.shape[-2:])
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -52,7 +68,7 @@ def window_ending_at(frames: np.ndarray, t: int) -> np.ndarray:
     return frames[idx]
 
 
-def augment(clips, rng: np.random.Generator):
+def augment(clips, rng: np.random.Generator, flip_only: bool = False):
     """The VTT system's training augmentation on a (B, T, 3, H, W) batch in [0, 1], one draw
     per clip shared by its frames: shift up to +-10 % of the side, scale +-10 %, horizontal
     flip with p 0.5, and with p 0.1 Gaussian noise of sd up to 0.05 (the original's p 0.1
@@ -60,8 +76,10 @@ def augment(clips, rng: np.random.Generator):
     import torch
 
     b, t = clips.shape[:2]
-    scale = rng.uniform(0.9, 1.1, b)
     flip = np.where(rng.random(b) < 0.5, -1.0, 1.0)
+    if flip_only:  # augment="flip": a mirrored face, nothing else
+        return torch.where(torch.from_numpy(flip < 0)[:, None, None, None, None], clips.flip(-1), clips)
+    scale = rng.uniform(0.9, 1.1, b)
     shift = rng.uniform(-0.2, 0.2, (b, 2))  # grid units: the side spans 2
     theta = np.zeros((b, 2, 3), dtype=np.float32)
     theta[:, 0, 0], theta[:, 1, 1] = flip / scale, 1.0 / scale
@@ -78,7 +96,7 @@ def augment(clips, rng: np.random.Generator):
 
 class TSMResNet(Model):
     name = "tsm-resnet"
-    version = "1"
+    version = "2"
     paper = PAPER
     description = ("ResNet-18 with a causal quarter-channel temporal shift after layer1-3 "
                    "on 4-frame RGB face clips (the VTT system)")
@@ -89,11 +107,12 @@ class TSMResNet(Model):
         "lr": 1e-4, "weight_decay": 5e-5, "batch_size": 4, "size": "auto", "shift": "vtt",
         "neutral_weight": 0.5, "static_fraction": 0.5, "clip_budget": "auto",
         "windows_per_video": "auto", "epochs": "auto", "weights": None, "width": "auto",
-        "augment": "auto",
+        "augment": "auto", "crop": "auto", "normalise": "auto",
     }
     # the live pipeline crops faces at the paper's 224 px; the streamer resizes to the
     # network's side (smaller outside the paper profile)
     realtime = {"window": WINDOW, "hop": 1, "rate": None, "size": (224, 224)}
+    home_datasets = ("vtt",)
     # Clips seen per trial (all epochs, both stages) outside the paper profile,
     # and the input side: a ResNet-18 clip of 4 frames costs 4 x 3.6 GFLOP at
     # 224 px, so the default profile trains at 64 px (recorded in the row's params).
@@ -108,6 +127,10 @@ class TSMResNet(Model):
     AUGMENT: ClassVar[dict] = {"smoke": False, "default": False, "paper": True}
     # ResNet width (64 = ResNet-18); half width outside the paper profile (recorded)
     WIDTH: ClassVar[dict] = {"smoke": 16, "default": 32, "paper": 64}
+    # central part of the face box kept (1: all of it, the paper's)
+    CROP: ClassVar[dict] = {"smoke": 1.0, "default": 1.0, "paper": 1.0}
+    # per-frame grey standardisation (standardise()); the paper feeds RGB in [0, 1]
+    NORMALISE: ClassVar[dict] = {"smoke": False, "default": False, "paper": False}
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
@@ -124,7 +147,7 @@ class TSMResNet(Model):
 
     # fraction of this machine's fp32 matmul rate small-image convolutions reach (measured
     # order of magnitude on the 2-core EPYC: docs/performance.md)
-    EFFICIENCY: ClassVar[float] = 0.2
+    EFFICIENCY: ClassVar[float] = 0.13
 
     @classmethod
     def frame_gflop(cls, size: int, width: int) -> float:
@@ -218,7 +241,9 @@ class TSMResNet(Model):
         self.frame_level_ = task.level == "frame"
         self.n_classes_ = len(task.classes)
         self.windows_ = int(self._knob("windows_per_video", self.EVAL_WINDOWS, ctx.profile))
-        videos = [rgb_frames(s, self.size_) for s in train]
+        self.crop_ = float(self._knob("crop", self.CROP, ctx.profile))
+        self.normalise_ = bool(self._knob("normalise", self.NORMALISE, ctx.profile))
+        videos = [rgb_frames(s, self.size_, self.crop_) for s in train]
         self.one_frame_ = all(len(v) == 1 for v in videos)
         labels = [np.atleast_1d(np.asarray(s.y)).reshape(-1).astype(np.int64) for s in train]
         # ImageNet / AffectNet weights are ResNet-18's: width 64 unless set otherwise
@@ -242,7 +267,7 @@ class TSMResNet(Model):
         batch = int(p["batch_size"])
         neutral = self._neutral(task)
         lam = float(p["neutral_weight"])
-        aug = bool(self._knob("augment", self.AUGMENT, ctx.profile))
+        aug = self._knob("augment", self.AUGMENT, ctx.profile)
 
         def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
             v = rng.integers(len(videos), size=n)
@@ -256,7 +281,9 @@ class TSMResNet(Model):
             for start in range(0, len(clips), batch):
                 xb = torch.from_numpy(clips[start:start + batch, -frames:]).permute(0, 1, 4, 2, 3)
                 if aug:
-                    xb = augment(xb, rng)
+                    xb = augment(xb, rng, flip_only=aug == "flip")
+                if self.normalise_:
+                    xb = standardise(xb)
                 yb = torch.from_numpy(ys[start:start + batch]).to(ctx.device)
                 out = net(xb.to(ctx.device))
                 # every frame of a clip carries the clip's label, as in the original
@@ -295,8 +322,10 @@ class TSMResNet(Model):
 
         dev = next(self.net_.parameters()).device
         with torch.no_grad():
-            return self.net_(torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3)
-                             .to(dev)).double().cpu().numpy()
+            x = torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3)
+            if getattr(self, "normalise_", False):
+                x = standardise(x)
+            return self.net_(x.to(dev)).double().cpu().numpy()
 
     def frame_logits(self, frames: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """(len(ends), classes): for each frame t, the mean of the last two frames' logits
@@ -327,7 +356,7 @@ class TSMResNet(Model):
             raise RuntimeError("tsm-resnet: predict before fit()")
         out = []
         for s in samples:
-            frames = rgb_frames(s, self._input_size())
+            frames = rgb_frames(s, self._input_size(), getattr(self, "crop_", 1.0))
             if getattr(self, "frame_level_", False):
                 try:
                     n = s.n_labels
@@ -375,6 +404,11 @@ class TSMStreamer(Streamer):
         frame = np.asarray(x)
         if frame.ndim == 2:
             frame = np.repeat(frame[..., None], 3, axis=-1)
+        crop = getattr(self.model, "crop_", 1.0)
+        if crop < 1.0:  # the central part of the face box, as in training
+            h, w = frame.shape[:2]
+            ch, cw = int(round(h * crop)), int(round(w * crop))
+            frame = frame[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
         if frame.shape[:2] != (size, size):
             frame = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
         self.frames.append((frame[..., ::-1] / 255.0).astype(np.float32))
