@@ -70,3 +70,44 @@ def test_learns_from_the_eyes():
     model = EMERT(lr=1e-3, size=16, epochs=4, batch_size=8, sample_budget=None).fit(train, [], ctx)
     acc = np.mean([p == s.y for p, s in zip(model.predict(test), test)])
     assert acc >= 0.8
+
+
+def test_default_profile_freezes_the_face_encoder_and_uses_small_positional_embeddings():
+    task = Task(name="er", kind="classification", level="clip", classes=("negative", "positive"))
+    train = [_Sample(i, i % 2, task) for i in range(32)]
+    ctx = FitContext(task=task, modalities={}, profile="default", seed=0)
+    model = EMERT(lr=1e-3, size=16, epochs=2, batch_size=8, sample_budget=64)
+    torch.manual_seed(0)
+    fresh = EMERTNet(2, "discrete", width=16)
+    model.fit(train, [], ctx)
+    net = model.net_
+    # the frozen face ResNet keeps the weights it was initialised with (seed 0, as in fit)
+    torch.manual_seed(0)
+    init = EMERTNet(2, "discrete", width=16, dropout=0.1, pos_std=0.02)
+    for (k, a), (_, b) in zip(net.face.state_dict().items(), init.face.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert not any(p.requires_grad for p in net.face.parameters())
+    assert float(net.transformer.pos_source.detach().std()) < 0.1 < float(fresh.transformer.pos_source.detach().std())
+    # precomputed face features give the same outputs as the faces themselves
+    net.eval()
+    faces = torch.rand(3, 8, 3, 16, 16)
+    eye, fix = torch.randn(3, 32, 39), torch.randn(3, 32, 2)
+    with torch.no_grad():
+        a = net(faces, eye, fix)["out"]
+        b = net(None, eye, fix, face_features=net.face_features(faces))["out"]
+    assert torch.allclose(a, b)
+
+
+def test_budgeted_epochs_may_hold_several_passes_and_cost_counts_a_frozen_face_once():
+    from emobench.plugins import registry
+
+    ds = registry().dataset("emer")
+    t = ds.task("er7")
+    knobs = {"profile": "default", "trials": 2, "n_valid": 56, "n_test": 70}
+    frozen = EMERT.cost(ds.modalities, t, 224, {**knobs, "work": 1.0})["gflop"]
+    class Trained(EMERT):
+        FREEZE_FACE = {"smoke": False, "default": False, "paper": False}
+
+    trained = Trained.cost(ds.modalities, t, 224, {**knobs, "work": 1.0})["gflop"]
+    assert frozen < trained
+    assert EMERT.cost(ds.modalities, t, 224, {**knobs, "work": 0.5})["gflop"] < frozen

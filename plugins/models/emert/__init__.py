@@ -31,7 +31,7 @@ PAPER = ("Liu, Wei, Liu, Zhan, Chen, Chen, Shan: Smile upon the Face but Sadness
 
 class EMERT(Model):
     name = "emert"
-    version = "1"
+    version = "2"
     paper = PAPER
     description = ("ResNet-18 faces + LSTM eye movements and fixations, modality-adversarial "
                    "decoupling, cross-transformer over 72 tokens")
@@ -40,17 +40,42 @@ class EMERT(Model):
     levels = ("clip",)
     paper_params = {"lr": 1e-4, "weight_decay": 5e-4, "batch_size": 16, "epochs": "auto",
                     "size": "auto", "alpha": 0.1, "beta": 0.1, "delta": 1.0, "grl_lambda": 1.0,
-                    "sample_budget": "auto", "width": "auto"}
+                    "sample_budget": "auto", "width": "auto", "dropout": "auto",
+                    "freeze_face": "auto", "pos_std": "auto", "lr_scale": "auto"}
     # 8 face frames through a ResNet-18 cost 8 x 1.8 GFLOP at 112 px; outside the
     # paper profile the faces are smaller (recorded in the row's params).
     SIZE: ClassVar[dict] = {"smoke": 32, "default": 48, "paper": 112}
     # validation items watched per epoch to pick the best epoch (all in paper; recorded)
     WATCH_VALID: ClassVar[dict] = {"smoke": 8, "default": 24, "paper": None}
-    EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 4, "paper": 200}
-    SAMPLE_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 800, "paper": None}
+    EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 6, "paper": 200}
+    # training samples seen per trial outside paper (an epoch may hold several passes)
+    SAMPLE_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 2400, "paper": None}
     # ResNet width (64 = ResNet-18): on a CPU without bf16 matmuls the face branch's
     # weight gradients dominate a step, so smoke and default use a quarter width (recorded).
     WIDTH: ClassVar[dict] = {"smoke": 16, "default": 16, "paper": 64}
+    # dropout of the streams and the transformer (the released code's 0.5 in paper)
+    DROPOUT: ClassVar[dict] = {"smoke": 0.1, "default": 0.1, "paper": 0.5}
+    # Outside paper the face ResNet keeps its (random) initial weights: its features are
+    # computed once per fit and the steps train the eye and fixation LSTMs, the projections,
+    # the transformer and the head (a trained from-scratch face branch kept the fit at the
+    # constant solution on the EMER stand-in: docs/models.md)
+    FREEZE_FACE: ClassVar[dict] = {"smoke": True, "default": True, "paper": False}
+    # sd of the transformer's learned positional embeddings at initialisation: the released
+    # code's N(0, 1) swamps the token projections (~0.1) in a short fit; 0.02 outside paper
+    POS_STD: ClassVar[dict] = {"smoke": 0.02, "default": 0.02, "paper": 1.0}
+    home_datasets = ("emer",)
+    # the least share that leaves the constant solution on the EMER stand-in (docs/models.md)
+    min_work = 0.5
+
+    # The learning rate used is lr x lr_scale: outside paper the paper's lr 1e-4 (the first
+    # trial) becomes 1e-3, which leaves the constant solution in a budgeted fit, where 1e-4
+    # did not (docs/models.md); the row records both
+    LR_SCALE: ClassVar[dict] = {"smoke": 1.0, "default": 10.0, "paper": 1.0}
+
+    @classmethod
+    def starting_points(cls, profile: str = "default") -> list[dict]:
+        # the second trial outside paper: lr 3e-4 x 10 without weight decay
+        return [] if profile == "paper" else [{"lr": 3e-4, "weight_decay": 0.0}]
 
     @classmethod
     def search_space(cls, profile: str = "default") -> dict:
@@ -71,7 +96,11 @@ class EMERT(Model):
         variant, n = cls._variant(task)
         return sum(p.numel() for p in EMERTNet(n, variant).parameters())
 
-    EFFICIENCY: ClassVar[float] = 0.15  # small convolutions and LSTMs on a CPU
+    EFFICIENCY: ClassVar[float] = 0.2  # small convolutions and LSTMs on a CPU (measured: docs/models.md)
+    # forward GFLOP-equivalent of the LSTMs, projections and transformer per sample: 0.05
+    # GFLOP counted, but 32 sequential LSTM steps of batch 16 run at a fraction of the
+    # convolutions' rate (measured: docs/models.md)
+    REST_GFLOP: ClassVar[float] = 0.035
 
     @classmethod
     def cost(cls, modalities, task, n_samples, knobs, n_steps=0):
@@ -82,13 +111,17 @@ class EMERT(Model):
         epochs = int(m._knob("epochs", cls.EPOCHS, profile))
         budget = m._knob("sample_budget", cls.SAMPLE_BUDGET, profile)
         work = float(knobs.get("work", 1.0))
-        seen = min(budget * work, n_samples * epochs) if budget else n_samples * epochs
+        seen = max(16, budget * work) if budget else n_samples * epochs
         trials = max(1, int(knobs.get("trials", 1)))
         infer = min(int(knobs.get("n_valid", 0)), cls.WATCH_VALID.get(profile) or 10**9) * epochs + int(knobs.get("n_test", 0)) / trials
         # a face frame through ResNet-18 costs 1.82 GFLOP at 112 px, full width; the two
-        # LSTMs and the transformer add about 0.05 GFLOP per sample
-        per_sample = FACE_FRAMES * 1.82 * (size / 112) ** 2 * (width / 64) ** 2 + 0.05
-        return {"gflop": per_sample * (3 * seen + infer), "efficiency": cls.EFFICIENCY, "seconds": 0.0}
+        # 3-layer LSTMs and the transformer: REST_GFLOP per sample (forward)
+        face = FACE_FRAMES * 1.82 * (size / 112) ** 2 * (width / 64) ** 2
+        frozen = bool(m._knob("freeze_face", cls.FREEZE_FACE, profile))
+        # a frozen face encoder runs forward once per training sample, no backward
+        train_face = face * n_samples if frozen else 3 * face * seen
+        gflop = train_face + 3 * cls.REST_GFLOP * seen + (face + cls.REST_GFLOP) * infer
+        return {"gflop": gflop, "efficiency": cls.EFFICIENCY, "seconds": 0.0}
 
     def _knob(self, name: str, table: dict, profile: str):
         return knob(self.params, name, table, profile)
@@ -152,24 +185,44 @@ class EMERT(Model):
         eyes, fix = self._scale(eyes, fix)
         y = np.asarray([s.y for s in train], dtype=np.int64 if task.kind == "classification" else np.float32)
         self.width_ = int(self._knob("width", self.WIDTH, ctx.profile))
-        net = EMERTNet(n_out, variant, width=self.width_).to(ctx.device)
+        dropout = float(self._knob("dropout", self.DROPOUT, ctx.profile))
+        net = EMERTNet(n_out, variant, width=self.width_, dropout=dropout,
+                       pos_std=float(self._knob("pos_std", self.POS_STD, ctx.profile))).to(ctx.device)
         self.net_ = net
-        opt = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
+        frozen = bool(self._knob("freeze_face", self.FREEZE_FACE, ctx.profile))
+        if frozen:
+            net.face.requires_grad_(False)
+        lr = float(p["lr"]) * float(self._knob("lr_scale", self.LR_SCALE, ctx.profile))
+        opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=lr,
+                               weight_decay=float(p["weight_decay"]))
         epochs = int(self._knob("epochs", self.EPOCHS, ctx.profile))
         budget = self._knob("sample_budget", self.SAMPLE_BUDGET, ctx.profile)
         if budget and ctx.profile != "paper":  # the budget planner's share cuts samples
             budget = max(int(p["batch_size"]), int(round(int(budget) * ctx.work)))
-        per_epoch = len(train) if not budget else max(1, min(len(train), int(budget) // epochs))
+        # a budgeted epoch may hold more than one pass (each a fresh permutation)
+        per_epoch = len(train) if not budget else max(1, int(budget) // epochs)
         batch = int(p["batch_size"])
-        tensors = [torch.from_numpy(a) for a in (faces, eyes, fix, y)]
+        faces_t = torch.from_numpy(faces)
+        if frozen:  # the frozen encoder (batch norm in eval mode) sees each face once
+            net.face.eval()
+            with torch.no_grad():
+                faces_t = torch.cat([net.face_features(faces_t[i:i + 32].to(ctx.device)).cpu()
+                                     for i in range(0, len(faces_t), 32)])
+        tensors = [faces_t] + [torch.from_numpy(a) for a in (eyes, fix, y)]
 
         def step(epoch: int) -> None:
             net.train()
-            order = rng.permutation(len(train))[:per_epoch]
+            if frozen:
+                net.face.eval()
+            order = np.concatenate([rng.permutation(len(train))
+                                    for _ in range(-(-per_epoch // len(train)))])[:per_epoch]
             for start in range(0, len(order), batch):
                 idx = torch.from_numpy(order[start:start + batch])
                 f, e, x, yb = (t[idx].to(ctx.device) for t in tensors)
-                result = net(f, e, x, lam=float(p["grl_lambda"]))
+                if frozen:
+                    result = net(None, e, x, lam=float(p["grl_lambda"]), face_features=f)
+                else:
+                    result = net(f, e, x, lam=float(p["grl_lambda"]))
                 if task.kind == "classification":
                     task_loss = torch.nn.functional.cross_entropy(result["out"], yb)
                 else:

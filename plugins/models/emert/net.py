@@ -66,10 +66,12 @@ class CrossLayer(nn.Module):
 
 
 class CrossTransformer(nn.Module):
-    def __init__(self, dim: int, depth: int = 2, tokens: int = TOKENS, emb_dropout: float = 0.1):
+    def __init__(self, dim: int, depth: int = 2, tokens: int = TOKENS, emb_dropout: float = 0.1,
+                 pos_std: float = 1.0):
         super().__init__()
-        self.pos_source = nn.Parameter(torch.randn(1, tokens, dim))
-        self.pos_target = nn.Parameter(torch.randn(1, tokens, dim))
+        # the released code draws the positional embeddings from N(0, 1) (pos_std 1)
+        self.pos_source = nn.Parameter(torch.randn(1, tokens, dim) * pos_std)
+        self.pos_target = nn.Parameter(torch.randn(1, tokens, dim) * pos_std)
         self.dropout = nn.Dropout(emb_dropout)
         self.layers = nn.ModuleList(CrossLayer(dim) for _ in range(depth))
 
@@ -91,7 +93,7 @@ class EMERTNet(nn.Module):
     VARIANTS = ("va", "discrete", "intensity")
 
     def __init__(self, n_out: int, variant: str = "discrete", keep_unused: bool = False,
-                 dropout: float = 0.5, width: int = 64):
+                 dropout: float = 0.5, width: int = 64, pos_std: float = 1.0):
         super().__init__()
         if variant not in self.VARIANTS:
             raise ValueError(f"emert: variant={variant!r} must be one of {', '.join(self.VARIANTS)}")
@@ -109,7 +111,7 @@ class EMERTNet(nn.Module):
         self.specific = nn.ModuleList(_projection(discrete) for _ in range(3))
         self.shared = _projection(discrete)
         self.discriminator = nn.Linear(dim, 3)
-        self.transformer = CrossTransformer(dim)
+        self.transformer = CrossTransformer(dim, pos_std=pos_std)
         if keep_unused:
             self.unused_classifier = nn.Linear(768, 7)
         if variant == "va":
@@ -128,10 +130,19 @@ class EMERTNet(nn.Module):
         x = r.layer4(r.layer3(r.layer2(r.layer1(x))))
         return torch.flatten(r.avgpool(x), 1).view(b, t, -1)  # the fc is never used
 
-    def forward(self, faces: torch.Tensor, eye: torch.Tensor, fixation: torch.Tensor, lam: float = 1.0):
+    def face_features(self, faces: torch.Tensor) -> torch.Tensor:
+        """(B, 8, 8 x width) pooled ResNet features of the face frames (before proj_face)."""
+        return self._face_features(faces)
+
+    def forward(self, faces: torch.Tensor | None, eye: torch.Tensor, fixation: torch.Tensor, lam: float = 1.0,
+                face_features: torch.Tensor | None = None):
         """faces (B, 8, 3, 112, 112), eye (B, 32, 39), fixation (B, 32, 2) ->
-        dict(out, discriminator: six (B, 3) logits [3 specific, 3 invariant], fused, intensity)."""
-        streams = [self.proj_face(self._face_features(faces)), self.eye(eye)[0], self.fixation(fixation)[0]]
+        dict(out, discriminator: six (B, 3) logits [3 specific, 3 invariant], fused, intensity).
+        ``face_features`` (from :meth:`face_features`) replaces ``faces`` when the face
+        encoder is frozen and its outputs were computed once."""
+        if face_features is None:
+            face_features = self._face_features(faces)
+        streams = [self.proj_face(face_features), self.eye(eye)[0], self.fixation(fixation)[0]]
         streams = [self.dropout(s) for s in streams]
         specific = [proj(s) for proj, s in zip(self.specific, streams)]
         invariant = [self.shared(s) for s in streams]
