@@ -68,9 +68,10 @@ MEASURED_TRIAL_S_PER_RECORDING = {
     "av-visual": {"clip": 3.0}, "av-audio": {"clip": 2.8}, "av-agent": {"clip": 1.9},
 }
 # Latency profiling after the folds (one untrained build and timing loop per
-# model, corpus and tuned configuration: 150 profiles of 206 cells took 164 s in
-# the whole default run), charged per cell; it runs in the driver alone.
-PROFILE_S_PER_CELL = 0.8
+# model, corpus and tuned configuration, in the driver alone): 150 profiles of 206
+# cells took 164 s in the whole default run with 2-s timing loops; the run now
+# times each backend for at most 0.5 s (emobench.runner.profile_latency).
+PROFILE_S_PER_CELL = 0.35
 # A corpus that declares no standin_seconds: writing its stand-in and reading it
 # the first time (the declared figures are measured by scripts/bench_first_read.py).
 PREPARE_S = 10.0
@@ -327,28 +328,38 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
             rows[s] = secs
         table[cell] = rows
     budget_s = None if minutes is None else float(minutes) * 60.0
+    # per cell and share: the jobs' summed and largest seconds (the search below asks often)
+    summed = {c: {s: sum(v) for s, v in rows.items()} for c, rows in table.items()}
+    peak = {c: {s: max(v) for s, v in rows.items()} for c, rows in table.items()}
+    standin_s = {d: float(getattr(reg.dataset(d), "standin_seconds", PREPARE_S))
+                 for d in {c.dataset for c in table}}
 
     # A model may declare the least share it still learns well with (min_work); the
     # planner cuts to those floors first (see the order below).
     declared = {cell: max(MIN_SHARE, float(getattr(reg.model(cell.model), "min_work", MIN_SHARE)))
                 for cell in table}
 
+    lowest: dict = {}  # floor -> the least share at or above it
+
     def choose(ceiling: float, floor: dict, cells) -> dict:
         # the largest share whose costliest job is under the ceiling (the cell's floor otherwise)
-        return {cell: next((s for s in SHARES if s >= floor[cell] and max(table[cell][s]) <= ceiling),
-                           min(s for s in SHARES if s >= floor[cell]))
-                for cell in cells}
+        out = {}
+        for cell in cells:
+            fl, pk = floor[cell], peak[cell]
+            if fl not in lowest:
+                lowest[fl] = min((s for s in SHARES if s >= fl), default=SHARES[0])
+            out[cell] = next((s for s in SHARES if s >= fl and pk[s] <= ceiling), lowest[fl])
+        return out
 
     def prepare_of(cells) -> float:
         # the stand-in and first read of each corpus that still has a cell in the run
-        return sum(float(getattr(reg.dataset(d), "standin_seconds", PREPARE_S))
-                   for d in {c.dataset for c in cells})
+        return sum(standin_s[d] for d in {c.dataset for c in cells})
 
     def profiling_of(cells) -> float:
         return PROFILE_S_PER_CELL * len(cells)
 
     def total(shares: dict) -> float:
-        return ((prepare_of(shares) + sum(sum(table[c][s]) for c, s in shares.items())) / m.workers
+        return ((prepare_of(shares) + sum(summed[c][s] for c, s in shares.items())) / m.workers
                 + profiling_of(shares))
 
     limit = None if budget_s is None else budget_s * SAFETY
@@ -358,7 +369,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         shares = {c: 1.0 for c in cells}
         if limit is None or not cells or total(shares) <= limit:
             return shares
-        lo, hi = 0.0, max(max(table[c][1.0]) for c in cells)
+        lo, hi = 0.0, max(peak[c][1.0] for c in cells)
         for _ in range(60):
             mid = (lo + hi) / 2
             if total(choose(mid, floor, cells)) <= limit:
@@ -370,10 +381,10 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     def defer(shares: dict, which) -> dict:
         # the costliest of `which` wait for a run with a larger --budget (or one that
         # selects them), until the rest fits at its current shares
-        for cell in sorted(which, key=lambda c: sum(table[c][shares[c]]), reverse=True):
+        for cell in sorted(which, key=lambda c: summed[c][shares[c]], reverse=True):
             if total(shares) <= limit or len(shares) == 1:
                 break
-            deferred[cell] = sum(table[cell][shares.pop(cell)])
+            deferred[cell] = summed[cell][shares.pop(cell)]
         return shares
 
     def home(cell) -> bool:
@@ -384,7 +395,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     # cells away from their model's home corpora (the corpora its paper used) wait;
     # then home cells may go below their floor (flagged: they learn little); then the
     # costliest home cells wait. After each step the cells that stay are planned
-    # again, so what the deferred cells leave goes back to the others' work.
+    # again, so what the deferred cells leave goes back to the others' work; then
+    # deferred cells that fit after all come back, cheapest first.
     deferred: dict = {}
     shares = fit(list(table), declared)
     if limit is not None and total(shares) > limit:
@@ -394,6 +406,16 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         shares = fit(list(shares), floor)
         if total(shares) > limit:
             shares = fit(list(defer(shares, list(shares))), floor)
+    if deferred:
+        # deferral stops at the first cell that makes the rest fit at their current
+        # shares; cheaper cells deferred on the way come back, cheapest first, while
+        # the plan (planned again with each) still fits at the floors
+        floors = {**declared, **{c: MIN_SHARE for c in shares if shares[c] < declared[c]}}
+        for cell in sorted(deferred, key=deferred.get):
+            trial = fit(list(shares) + [cell], {**floors, cell: declared[cell]})
+            if total(trial) <= limit:
+                shares = trial
+                del deferred[cell]
     below = sorted(str(c) for c, s in shares.items() if s < declared[c])
     planned, seconds = [], {}
     for cell, cjobs in by_cell.items():

@@ -192,8 +192,9 @@ def _read_fingerprints() -> dict:
 
 def _write_fingerprints(known: dict) -> None:
     path = _fingerprints_file()
+    if not path.parent.is_dir():
+        return  # no cache folder yet (a dry run creates none): the next run parses again
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(known, indent=0))
         os.replace(tmp, path)

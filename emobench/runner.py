@@ -292,4 +292,6 @@ def profile_latency(reg: Registry, cells: list[Cell], store_url: str | None) -> 
     """Latency of each (model, corpus) at its tuned configuration: emobench.profiling.models."""
     from emobench.profiling import profile_latency as _profile
 
-    return _profile(reg, cells, store_url)
+    # 0.5-s timing loops (at least 3 calls each): a run profiles ~150 configurations
+    # inside its time budget; `emobench profile` times one model for longer
+    return _profile(reg, cells, store_url, min_time=0.2, max_time=0.5)

@@ -39,6 +39,9 @@ class Baum1s(Dataset):
     name = "baum1s"
     version = "1"
     standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
+    # writing the stand-in 53.8 s + first read 106.6 s (scripts/bench_first_read.py,
+    # 2-core EPYC, two corpora at a time, load 5.7)
+    standin_seconds = 161
     title = "BAUM-1s spontaneous audio-visual affective face database"
     folder = "BAUM1s_MP4 - All"
     modalities = clip_modalities(L.VIDEO_FPS, "clip's MP4")

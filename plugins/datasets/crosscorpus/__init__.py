@@ -92,6 +92,8 @@ class CrossCorpus(Dataset):
     version = "1"
     protocols = (PROTOCOL,)
     standin_version = "1"
+    # a pairing reads its two corpora's stand-ins, already written and read by them
+    standin_seconds = 2
     citation = "the citations of its two corpora"
 
     def __init__(self, a: Dataset, b: Dataset, default: bool = True):

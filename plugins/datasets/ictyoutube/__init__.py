@@ -41,6 +41,9 @@ class IctYoutube(Dataset):
     name = "ictyoutube"
     version = "1"
     standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
+    # writing the stand-in 12.9 s + first read 22.6 s (scripts/bench_first_read.py,
+    # 2-core EPYC, two corpora at a time, load 3.6)
+    standin_seconds = 36
     title = "ICT YouTube opinion dataset (ICMI 2011)"
     folder = "ICT-YouTube"
     modalities = clip_modalities(L.VIDEO_FPS, "opinion video's")

@@ -72,6 +72,9 @@ class Unbc(Dataset):
     name = "unbc"
     version = "1"
     standin_version = "2"  # bump when the stand-in files change
+    # writing the stand-in 7.7 s + first read 10.8 s (scripts/bench_first_read.py,
+    # 2-core EPYC, two corpora at a time, load 2.5)
+    standin_seconds = 19
     title = "UNBC-McMaster Shoulder Pain Expression Archive"
     folder = "UNBC-McMaster"
     modalities = {

@@ -48,7 +48,31 @@ def gray_frames(frames: np.ndarray, size: int, where: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=None)
 def clip_gflop(n_classes: int, clip_len: int, size: int) -> float:
-    """Forward GFLOP of one clip, every layer counted (emobench.profiling.count_flops)."""
+    """Forward GFLOP of one clip, every layer counted (emobench.profiling.count_flops).
+    Kept in the cache folder: the planner asks for it on every run, and counting
+    builds the network (torch's import and a forward pass: seconds of a no-op rerun)."""
+    import json
+    from importlib.metadata import version as dist_version
+
+    from emobench.datasource import cache_root
+
+    path = cache_root() / "emop3d-flops.json"
+    key = f"{EmoP3D.version}|{n_classes}|{clip_len}|{size}|torch={dist_version('torch')}"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = _count_clip_gflop(n_classes, clip_len, size)
+        if path.parent.is_dir():  # never create the cache folder (a dry run writes nothing)
+            try:
+                path.write_text(json.dumps(known, indent=0))
+            except OSError:
+                pass
+    return float(known[key])
+
+
+def _count_clip_gflop(n_classes: int, clip_len: int, size: int) -> float:
     import torch
     from emobench_plugins.models.emop3d.pyranet import EmoP3DNet
     from emobench.profiling import count_flops
