@@ -339,15 +339,15 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     declared = {cell: max(MIN_SHARE, float(getattr(reg.model(cell.model), "min_work", MIN_SHARE)))
                 for cell in table}
 
-    lowest: dict = {}  # floor -> the least share at or above it
+    # floor -> the least share at or above it
+    lowest = {f: min((s for s in SHARES if s >= f), default=SHARES[0])
+              for f in {*declared.values(), MIN_SHARE}}
 
     def choose(ceiling: float, floor: dict, cells) -> dict:
         # the largest share whose costliest job is under the ceiling (the cell's floor otherwise)
         out = {}
         for cell in cells:
             fl, pk = floor[cell], peak[cell]
-            if fl not in lowest:
-                lowest[fl] = min((s for s in SHARES if s >= fl), default=SHARES[0])
             out[cell] = next((s for s in SHARES if s >= fl and pk[s] <= ceiling), lowest[fl])
         return out
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emobench.dataset import STANDIN_MARKER, Dataset, read_standin_marker
+# stand-in writers find the root being written by this prefix (the face-box sidecar)
+from emobench.media.standin_faces import WRITING_PREFIX
 
 
 class DataRootError(FileNotFoundError):
@@ -334,7 +336,7 @@ def write_standin(ds: Dataset, path: Path, scale: str, seed: int) -> dict:
     """Write into a temporary sibling, then rename: readers see all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_writes(path.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=".writing-", dir=path.parent)) / ds.folder
+    tmp = Path(tempfile.mkdtemp(prefix=WRITING_PREFIX, dir=path.parent)) / ds.folder
     try:
         meta = ds.write_standin(tmp, scale=scale, seed=seed) or {}
         meta = {"synthetic": True, "dataset": ds.name, "version": ds.version, "scale": scale,
@@ -357,7 +359,7 @@ def _remove_abandoned_writes(folder: Path, older_than_s: float = 6 * 3600) -> No
     writer removes those old enough that no live writer can still own them."""
     import time
 
-    for tmp in folder.glob(".writing-*"):
+    for tmp in folder.glob(f"{WRITING_PREFIX}*"):
         try:
             if time.time() - tmp.stat().st_mtime > older_than_s:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -247,8 +247,6 @@ def _entry(key: str, ident: dict, rows: list[dict], metric) -> Entry:
 def _per_sequence_ccc(e: Entry) -> float:
     """Mean over seeds of the per-sequence CCC (emobench.metrics.ccc_per_sequence_of:
     recordings with one frame or a constant truth left out), for frame-level rows."""
-    if np.unique(e.item, return_counts=True)[1].max() < 2:
-        return math.nan
     vals = [v for v in (M.ccc_per_sequence_of(e.y_true, row, e.item) for row in e.y_pred)
             if math.isfinite(v)]
     return float(np.mean(vals)) if vals else math.nan

@@ -368,7 +368,9 @@ class ArrayCache:
                     break
                 os.close(fd)
                 fd = None
-        except OSError:
+        except OSError:  # no lock to be had (read-only cache, odd file system): compute unlocked
+            if fd is not None:
+                os.close(fd)
             fd = None
         try:
             yield

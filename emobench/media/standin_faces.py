@@ -53,8 +53,9 @@ def sidecar_path(root: str | Path, video: str | Path) -> Path:
     return root / FACES_DIR / f"{video.relative_to(root).as_posix()}.npy"
 
 
-# emobench.datasource.write_standin writes a stand-in into <parent>/.writing-XXXX/<folder>
-# and renames <folder> into place once the marker is written
+#: The temporary folder emobench.datasource.write_standin writes a stand-in into,
+#: ``<parent>/<WRITING_PREFIX><random>/<folder>``, before renaming ``<folder>`` into
+#: place once the marker is written (datasource uses this constant).
 WRITING_PREFIX = ".writing-"
 
 
