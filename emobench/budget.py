@@ -162,6 +162,8 @@ class Plan:
     machine: Machine
     undeclared: list[str] = field(default_factory=list)
     prepare_s: float = 0.0         # stand-in writing and first read of each corpus
+    shared_s: float = 0.0          # work done once for several cells (pretraining stages)
+    shared: dict = field(default_factory=dict)  # cell -> {key: seconds} of that shared work
     profile_s: float = 0.0         # latency profiling after the folds (in the driver)
     deferred: dict = field(default_factory=dict)  # cell -> estimated seconds, left out of this run
     below_floor: list = field(default_factory=list)  # cells cut below their model's declared min_work
@@ -170,7 +172,8 @@ class Plan:
     def total_s(self) -> float:
         """Estimated wall seconds: stand-ins, first reads and the jobs' sum spread
         over the workers, then the latency profiles."""
-        return (self.prepare_s + sum(self.seconds.values())) / self.machine.workers + self.profile_s
+        return ((self.prepare_s + self.shared_s + sum(self.seconds.values())) / self.machine.workers
+                + self.profile_s)
 
     @property
     def fits(self) -> bool:
@@ -276,6 +279,22 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
     return m.overhead_s + job.trials * trial
 
 
+def shared_seconds(cjobs, model_cls, m: Machine) -> dict[str, float]:
+    """{key: estimated seconds} of the work a cell's jobs share with other jobs
+    (``Model.shared_cost``, e.g. a pretraining stage per seed), done once per key."""
+    out: dict[str, float] = {}
+    fn = getattr(model_cls, "shared_cost", None)
+    if not callable(fn):
+        return out
+    for j in cjobs:
+        knobs = {"profile": j.profile, "seed": j.seed,
+                 "pretraining": [p.identity() for p in (getattr(j, "pretraining", ()) or ())]}
+        for key, c in (fn(knobs) or {}).items():
+            out[key] = float(c.get("seconds", 0.0)) + m.seconds(float(c.get("gflop", 0.0)),
+                                                               float(c.get("efficiency", 0.3)))
+    return out
+
+
 def _rekey(job, share: float):
     """The job with its knobs in its key and leaderboard identity (a cut cell is
     another entry than a whole one); unchanged at the whole default work."""
@@ -307,6 +326,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         by_cell.setdefault(j.cell, []).append(j)
     # seconds per job at each share, per cell (every job of a cell shares its knobs)
     table: dict = {}
+    once: dict = {}  # cell -> {key: seconds} of the work its jobs share with others (done once)
     undeclared = []
     for cell, cjobs in by_cell.items():
         ds = reg.dataset(cell.dataset)
@@ -327,6 +347,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
                     undeclared.append(str(cell))
             rows[s] = secs
         table[cell] = rows
+        once[cell] = shared_seconds(cjobs, cls, m)
     budget_s = None if minutes is None else float(minutes) * 60.0
     # per cell and share: the jobs' summed and largest seconds (the search below asks often)
     summed = {c: {s: sum(v) for s, v in rows.items()} for c, rows in table.items()}
@@ -352,8 +373,24 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         return out
 
     def prepare_of(cells) -> float:
-        # the stand-in and first read of each corpus that still has a cell in the run
+        # the stand-in and first read of each corpus that still has a cell in the run,
+        # and each piece of shared work (a pretraining stage) a cell still needs
+        return standins_of(cells) + shared_of(cells)
+
+    def standins_of(cells) -> float:
         return sum(standin_s[d] for d in {c.dataset for c in cells})
+
+    def shared_of(cells) -> float:
+        return sum({k: v for c in cells for k, v in once[c].items()}.values())
+
+    users: dict = {}
+    for c in table:
+        for k in once[c]:
+            users[k] = users.get(k, 0) + 1
+
+    def own_cost(cell, share) -> float:
+        # a cell's jobs and its part of the shared work (split among the cells needing it)
+        return summed[cell][share] + sum(v / users[k] for k, v in once[cell].items())
 
     def profiling_of(cells) -> float:
         return PROFILE_S_PER_CELL * len(cells)
@@ -381,10 +418,10 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     def defer(shares: dict, which) -> dict:
         # the costliest of `which` wait for a run with a larger --budget (or one that
         # selects them), until the rest fits at its current shares
-        for cell in sorted(which, key=lambda c: summed[c][shares[c]], reverse=True):
+        for cell in sorted(which, key=lambda c: own_cost(c, shares[c]), reverse=True):
             if total(shares) <= limit or len(shares) == 1:
                 break
-            deferred[cell] = summed[cell][shares.pop(cell)]
+            deferred[cell] = own_cost(cell, shares.pop(cell))
         return shares
 
     def home(cell) -> bool:
@@ -429,7 +466,9 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     cell_cost = {c: sum(table[c][shares[c]]) for c in shares}
     planned.sort(key=lambda j: (cell_cost[j.cell], str(j.cell), j.seed, j.fold_index))
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
-                prepare_s=prepare_of(shares), profile_s=profiling_of(shares), deferred=deferred,
+                prepare_s=standins_of(shares), shared_s=shared_of(shares),
+                shared={str(c): dict(once[c]) for c in shares if once[c]},
+                profile_s=profiling_of(shares), deferred=deferred,
                 below_floor=[c for c in below if c not in {str(d) for d in deferred}])
 
 
@@ -458,7 +497,9 @@ def describe(p: Plan) -> list[str]:
         verdict += (f"; {len(p.deferred)} costliest cell(s), {sum(p.deferred.values()) / 60:.1f} min, "
                     "deferred: --budget MINUTES or --model/--dataset selects them")
     lines.append(f"estimated total {p.total_s / 60:.1f} min on {p.machine.workers} worker(s): "
-                 f"stand-ins and first reads {p.prepare_s / p.machine.workers / 60:.1f}, folds "
+                 f"stand-ins and first reads {p.prepare_s / p.machine.workers / 60:.1f}, "
+                 + (f"shared pretraining {p.shared_s / p.machine.workers / 60:.1f}, " if p.shared_s else "")
+                 + f"folds "
                  f"{sum(p.seconds.values()) / p.machine.workers / 60:.1f}, latency profiles "
                  f"{p.profile_s / 60:.1f} ({budget}: {verdict}); {p.machine.source}")
     if p.undeclared:
@@ -472,9 +513,12 @@ def compare(p: Plan, actual: dict[str, float]) -> list[str]:
     of the jobs that ran), for the run summary."""
     est: dict[str, float] = {}
     got: dict[str, float] = {}
+    charged: set = set()  # shared work runs inside the first job that needs it
     for j in p.jobs:
         if j.key in actual:
-            est[str(j.cell)] = est.get(str(j.cell), 0.0) + p.seconds[j.key]
+            extra = {k: v for k, v in p.shared.get(str(j.cell), {}).items() if k not in charged}
+            charged |= set(extra)
+            est[str(j.cell)] = est.get(str(j.cell), 0.0) + p.seconds[j.key] + sum(extra.values())
             got[str(j.cell)] = got.get(str(j.cell), 0.0) + actual[j.key]
     lines = [f"{_fmt_s(got[c])} measured, {_fmt_s(est[c])} estimated ({got[c] / max(est[c], 1e-9):4.2f}x)  {c}"
              for c in est]

@@ -242,12 +242,14 @@ def _run_fold(job: Job) -> dict:
             raise ValueError(f"no {part} recordings labelled for task {task.name!r} in fold {fold.name!r}")
     score = oriented_scorer(task)
     ctx = FitContext(task=task, modalities=ds.modalities, profile=job.profile, seed=job.seed,
-                     device=pick_device(), score=score, options={"knobs": dict(job.knobs)})
+                     device=pick_device(), score=score, options={"knobs": dict(job.knobs)},
+                     pretraining=tuple(getattr(job, "pretraining", ()) or ()))
     t0 = time.time()
     # Folds that differ only in their test set (one per culture, say) share the
     # tuned model: tuning never sees the test split, so re-tuning would only repeat it.
     tuned_key = content_key(c.dataset, c.task, c.model, model_cls.version, job.fingerprint,
-                            job.profile, job.trials, job.seed, sorted(fold.train), sorted(fold.valid))
+                            job.profile, job.trials, job.seed, sorted(fold.train), sorted(fold.valid),
+                            dict(job.knobs), [p.identity() for p in ctx.pretraining])
     if _TUNED.get("key") == tuned_key:
         result = _TUNED["result"]
     else:

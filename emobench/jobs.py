@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emobench import datasource, provenance
+from emobench import datasource, pretraining, provenance
 from emobench.cells import Cell, Skip
 from emobench.media import content_key
 from emobench.plugins import Registry
@@ -68,6 +68,8 @@ class Job:
     size: dict = field(default_factory=dict, hash=False, compare=False)
     # knobs the budget planner chose (emobench/budget.py), e.g. {"work": 0.5}; in the identity
     knobs: dict = field(default_factory=dict, hash=False, compare=False)
+    # the model's pretraining corpora for this cell (emobench.pretraining.Corpus)
+    pretraining: tuple = field(default=(), hash=False, compare=False)
 
 
 @dataclass
@@ -185,11 +187,15 @@ def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seeds: tupl
               load_recordings=None, workers: int = 1) -> Plan:
     plan = Plan()
     info = run_info(run_config)
+    first_stage: dict = {}
     by_dataset: dict[str, list[Cell]] = {}
     for c in cells:
         by_dataset.setdefault(c.dataset, []).append(c)
     if not dry_run:
-        write_standins(reg, list(by_dataset), root, profile.scale, workers)
+        wanted = set(by_dataset) | {name for c in cells
+                                    for name, _ in getattr(reg.model(c.model), "pretraining", ())
+                                    if name in reg.datasets}
+        write_standins(reg, sorted(wanted), root, profile.scale, workers)
     for dname, dcells in by_dataset.items():
         ds = reg.dataset(dname)
         try:
@@ -245,13 +251,18 @@ def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seeds: tupl
                 why = str(entry) if isinstance(entry, _Unreadable) else f"{type(entry).__name__}: {entry}"
                 plan.skips.append(Skip(c.dataset, c.task, c.model, c.protocol, why))
                 continue
+            if (c.model, dname) not in first_stage:  # resolved once per model and corpus
+                first_stage[c.model, dname] = pretraining.for_cell(
+                    reg, reg.model(c.model), ds, src, root, profile.scale, write=not dry_run)
+            corpora, notices = first_stage[c.model, dname]
+            plan.notices += [n for n in notices if n not in plan.notices]
             plan.jobs += _cell_jobs(reg, c, ds, src, entry, profile, seeds, trials, store_url,
-                                    optuna_url, info, plan.skips)
+                                    optuna_url, info, plan.skips, corpora)
     return plan
 
 
 def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials, store_url,
-               optuna_url, info, skips) -> list[Job]:
+               optuna_url, info, skips, corpora=()) -> list[Job]:
     proto, model_cls = capped(reg.protocol(c.protocol), profile.max_folds), reg.model(c.model)
     folds = fp["folds"]
     idx = chosen_folds(folds, profile.max_folds if proto.pool_folds else None)
@@ -262,6 +273,8 @@ def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials,
     cell_seeds = seeds[:1] if getattr(model_cls, "deterministic", False) else seeds
     ident = identity(reg, c, ds, model_cls, proto, src.fingerprint, fp["checksum"], profile.name,
                      trials, cell_seeds)
+    if corpora:  # only then: the identities of models without a first stage stay as they were
+        ident["pretraining"] = [p.identity() for p in corpora]
     ikey = identity_key(ident)
     inputs = model_cls.resolve_inputs(ds.modalities) or {}
     out = []
@@ -274,7 +287,7 @@ def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials,
                            ikey, ident, dict(inputs), info,
                            {**dict(zip(("n_train", "n_valid", "n_test"),
                                        folds[i]["labelled"].get(c.task, [0, 0, 0]))),
-                            "group": folds[i]["group"]}))
+                            "group": folds[i]["group"]}, pretraining=tuple(corpora)))
     return out
 
 

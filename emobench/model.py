@@ -38,6 +38,9 @@ class FitContext:
     report: Callable[[int, float], None] = lambda step, value: None
     score: Callable[[list, list], float] = lambda samples, preds: float("nan")
     options: dict[str, Any] = field(default_factory=dict)
+    # the model's declared pretraining corpora, resolved for this cell
+    # (emobench.pretraining.Corpus: ``.samples(model_cls)`` reads one)
+    pretraining: tuple = ()
 
     @property
     def work(self) -> float:
@@ -105,6 +108,11 @@ class Model:
             other corpora are deferred before these (emobench/budget.py).
         min_work: the least work share the model still learns with (optional;
             the budget cuts to it before deferring cells).
+        pretraining: ``(dataset, task)`` pairs of corpora a first training stage
+            uses (e.g. a static stage on image corpora), handed to ``fit`` as
+            ``ctx.pretraining`` (emobench/pretraining.py: never the cell's own
+            corpus, only corpora of the cell's kind, real or stand-in; their
+            fingerprints are in the row's identity).
     """
 
     name: ClassVar[str] = ""
@@ -119,6 +127,7 @@ class Model:
     deterministic: ClassVar[bool] = False
     realtime: ClassVar[dict[str, Any]] = {"window": 1, "hop": 1, "rate": None}
     home_datasets: ClassVar[tuple[str, ...]] = ()
+    pretraining: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, **params):
         self.params = {**self.default_params(), **params}
@@ -158,6 +167,16 @@ class Model:
         fp32 matmul rate the computation reaches, "seconds": fixed seconds}``.
         None: a cheap model (emobench/budget.py charges it a small constant)."""
         return None
+
+    @classmethod
+    def shared_cost(cls, knobs: dict) -> dict[str, dict]:
+        """Work a job needs that is done once and shared with other jobs (cached,
+        e.g. a pretraining stage that depends only on the seed and the pretraining
+        corpora): ``{key: cost dict as cost() returns}``, one key per distinct piece of
+        work. The planner charges each key once among the cells that stay in the run.
+        ``knobs``: ``profile``, ``seed`` and ``pretraining`` (the resolved corpora's
+        identities)."""
+        return {}
 
     @classmethod
     def incompatibility(cls, task: Task, modalities: dict[str, Modality]) -> str | None:
