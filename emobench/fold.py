@@ -274,8 +274,8 @@ def _run_fold(job: Job) -> dict:
     marker = read_standin_marker(Path(job.root)) or {}
     return dict(
         primary_metric=task.primary_metric, score=metrics[task.primary_metric], metrics=metrics,
-        best_params=_jsonable(result.params), n_trials=result.n_trials,
-        param_count=_param_count(model_cls, ds, task),
+        best_params=_jsonable({**result.params, **result.model.resolved_params()}),
+        n_trials=result.n_trials, param_count=_param_count(model_cls, ds, task, result.model),
         timings={"tune_s": round(t_tune, 3), "predict_s": round(t_pred, 3),
                  "trials_pruned": result.n_pruned, "trials_failed": result.n_failed},
         provenance={"versions": provenance.versions(), "commit": provenance.git_commit(),
@@ -298,7 +298,16 @@ def _run_fold(job: Job) -> dict:
     )
 
 
-def _param_count(model_cls, ds, task):
+def _param_count(model_cls, ds, task, fitted=None):
+    """Parameters of the network the row trained when the model exposes it, else the
+    model's declared count."""
+    try:
+        built = fitted.torch_module(ds.modalities, task) if fitted is not None else None
+        net = built[0] if built is not None else getattr(fitted, "net_", None)
+        if callable(getattr(net, "parameters", None)):  # the trained network (net_, by convention)
+            return int(sum(p.numel() for p in net.parameters()))
+    except Exception:
+        pass
     try:
         n = model_cls.param_count(ds.modalities, task)
         return int(n) if n is not None else None

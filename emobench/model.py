@@ -195,6 +195,12 @@ class Model:
         raise NotImplementedError
 
     # -- real-time ---------------------------------------------------------
+    def resolved_params(self) -> dict[str, Any]:
+        """After ``fit``: the values that parameters left at "auto" took from the profile
+        and that shape the network (input side, width). The row's tuned configuration
+        records them, so its profile and parameter count are of the network it trained."""
+        return {}
+
     def torch_module(self, modalities: dict[str, Modality] | None = None, task: Task | None = None):
         """``(module, example_input)`` of the network for profiling, or None."""
         return None

@@ -29,7 +29,7 @@ RANKS = {
     # 4: what one fold needs
     "cells": 4, "tuning": 4, "budget": 4, "profiling": 4, "executors": 4, "online": 4,
     # 5: the runner
-    "runner": 5, "jobs": 5, "fold": 5, "plan": 5,
+    "runner": 5, "jobs": 5, "fold": 5, "plan": 5, "pretraining": 5,
     # 6: readers of the store and tools built on the runner
     "leaderboard": 6, "export": 6, "score": 6, "conformance": 6, "explain": 6, "realtime": 6,
     # 7: the command line

@@ -178,3 +178,46 @@ def test_the_static_stage_learns_from_its_corpora_and_is_cached(tmp_path, monkey
     a = static_stage.weights([Fake(4)], None, 0, 24, 8, "smoke")
     b = static_stage.weights([Fake(4)], None, 0, 24, 8, "smoke")
     assert len(calls) == 1 and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_tsm_fit_starts_from_the_static_stage_of_its_corpora(monkeypatch):
+    """The fit asks the static stage for its seed and side, and loads it before training."""
+    import torch
+
+    from emobench.data import Task
+    from emobench.labelspace import BASIC
+    from emobench.model import FitContext
+    from emobench_plugins.models.tsm_resnet import TSMResNet, static_stage
+    from emobench_plugins.models.tsm_resnet.net import ResNet18TSM
+
+    torch.manual_seed(3)
+    state = {k: v.numpy() for k, v in ResNet18TSM(len(BASIC), shift="none", width=8).state_dict().items()}
+    asked = []
+
+    def weights(corpora, model_cls, seed, size, width, profile, device="cpu"):
+        asked.append((tuple(c.dataset for c in corpora), seed, size, width, profile))
+        return state
+
+    monkeypatch.setattr(static_stage, "weights", weights)
+    loaded = []
+    real_init = static_stage.init_from
+    monkeypatch.setattr(static_stage, "init_from",
+                        lambda net, st, classes: loaded.append(net.conv1.weight.shape) or real_init(net, st, classes))
+
+    class Clip:
+        def __init__(self, i):
+            self.y, self.id, self.subject = i % 2, f"c{i}", f"s{i}"
+            self.frames = np.full((4, 24, 24, 3), 40 + 100 * (i % 2), np.uint8)
+
+        def x(self, name, size=(24, 24), gray=False):
+            return self.frames
+
+    task = Task(name="t", kind="classification", level="clip", classes=("happy", "sad"))
+    corpus = pretraining.Corpus("affectnet", "expression7", "/a", "fa", True)
+    ctx = FitContext(task=task, modalities={}, profile="default", seed=5, pretraining=(corpus,))
+    model = TSMResNet(size=24, width=8, clip_budget=8, epochs=1, lr=1e-4).fit([Clip(i) for i in range(6)], [], ctx)
+    assert asked == [(("affectnet",), 5, 24, 8, "default")]
+    assert loaded and model.pretrained_on_ == ["affectnet"]
+    assert model.resolved_params() == {"size": 24, "width": 8}
+    off = TSMResNet(size=24, width=8, clip_budget=8, epochs=1, pretrain=False).fit([Clip(i) for i in range(6)], [], ctx)
+    assert len(asked) == 1 and off.pretrained_on_ == []

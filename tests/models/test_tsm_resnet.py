@@ -109,8 +109,8 @@ def test_trains_beyond_chance_and_streams_like_offline():
     test = [_Clip(100 + i, i % 2, task) for i in range(10)]
     ctx = FitContext(task=task, modalities={}, profile="default", seed=0)
     # the class is a side of the frame: the horizontal-flip augmentation would erase it
-    model = TSMResNet(lr=1e-3, batch_size=8, size=24, clip_budget=96, epochs=1, static_fraction=0.5,
-                      augment=False).fit(train, [], ctx)
+    model = TSMResNet(lr=1e-3, batch_size=8, size=24, width=32, clip_budget=96, epochs=1,
+                      static_fraction=0.5, augment=False).fit(train, [], ctx)
     acc = np.mean([p == s.y for p, s in zip(model.predict(test), test)])
     assert acc >= 0.8
     frames = test[0].x("face_video", size=(24, 24))

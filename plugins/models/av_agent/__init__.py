@@ -126,6 +126,10 @@ class _Branch(Model):
                             + online + n_test * cls.CLIP_S) * r / trials,
                 "gflop": 0.0}
 
+    def resolved_params(self) -> dict:
+        # the network-shaping values _build chose from the profile
+        return {k: getattr(self, f"{k}_") for k in ("size", "width", "fc") if hasattr(self, f"{k}_")}
+
     def _build(self, n_classes: int, profile: str):
         raise NotImplementedError
 

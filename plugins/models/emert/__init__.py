@@ -126,6 +126,9 @@ class EMERT(Model):
     def _knob(self, name: str, table: dict, profile: str):
         return knob(self.params, name, table, profile)
 
+    def resolved_params(self) -> dict:
+        return {"size": int(self.size_), "width": int(self.width_)} if hasattr(self, "width_") else {}
+
     def torch_module(self, modalities=None, task=None):
         import torch
 
@@ -133,7 +136,7 @@ class EMERT(Model):
 
         variant, n = self._variant(task)
         net = getattr(self, "net_", None) or EMERTNet(n, variant, width=int(self._knob("width", self.WIDTH, "paper")))
-        size = int(getattr(self, "size_", self.SIZE["paper"]))
+        size = int(getattr(self, "size_", None) or self._knob("size", self.SIZE, "paper"))
 
         class _Wrapped(torch.nn.Module):  # profiling wants one tensor in, one out
             def __init__(self, inner):

@@ -96,7 +96,7 @@ def augment(clips, rng: np.random.Generator, flip_only: bool = False):
 
 class TSMResNet(Model):
     name = "tsm-resnet"
-    version = "2"
+    version = "3"  # 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
     paper = PAPER
     description = ("ResNet-18 with a causal quarter-channel temporal shift after layer1-3 "
                    "on 4-frame RGB face clips (the VTT system)")
@@ -228,6 +228,9 @@ class TSMResNet(Model):
         self.n_classes_, self.width_, self.size_ = n, net.conv1.weight.shape[0], self._input_size()
         self.frame_level_, self.windows_ = False, int(self._knob("windows_per_video", self.EVAL_WINDOWS, "paper"))
         return self
+
+    def resolved_params(self) -> dict:
+        return {"size": int(self.size_), "width": int(self.width_)} if hasattr(self, "width_") else {}
 
     def torch_module(self, modalities=None, task=None):
         import torch
