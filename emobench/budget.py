@@ -263,8 +263,12 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
     """Estimated seconds of one job at ``share`` of its default work; None
     when the model declares no cost. ``extra``: more knobs for the model's
     cost (the planner's measured ``frames`` per recording of a video input)."""
+    from emobench import online
+
     size = _size(job)
-    knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size, **(extra or {})}
+    knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size, **(extra or {}),
+             # whether the fold also streams its test clips for the online protocol
+             "online": online.wanted(model_cls, task, job.cell.dataset)}
     c = model_cls.cost(modalities, task, int(size.get("n_train", 0)), knobs,
                        n_steps=int(size.get("n_steps", 0)))
     if c is None:

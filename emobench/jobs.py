@@ -192,9 +192,11 @@ def make_jobs(reg: Registry, cells: list[Cell], profile: Profile, *, seeds: tupl
     for c in cells:
         by_dataset.setdefault(c.dataset, []).append(c)
     if not dry_run:
+        # and the stand-ins a stand-in cell's model pretrains on (a real cell uses real copies)
         wanted = set(by_dataset) | {name for c in cells
                                     for name, _ in getattr(reg.model(c.model), "pretraining", ())
-                                    if name in reg.datasets}
+                                    if name in reg.datasets
+                                    and datasource.find_corpus(reg.dataset(c.dataset), root) is None}
         write_standins(reg, sorted(wanted), root, profile.scale, workers)
     for dname, dcells in by_dataset.items():
         ds = reg.dataset(dname)

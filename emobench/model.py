@@ -163,7 +163,8 @@ class Model:
         """Declared work of ONE tuning trial (fit, validation and prediction) on a
         fold of ``n_samples`` training recordings holding ``n_steps`` label steps,
         with the planner's ``knobs`` (``work``: share of the default work;
-        ``profile``): ``{"gflop": float, "efficiency": fraction of this machine's
+        ``profile``; ``online``: whether the fold also streams its test clips for the
+        online protocol): ``{"gflop": float, "efficiency": fraction of this machine's
         fp32 matmul rate the computation reaches, "seconds": fixed seconds}``.
         None: a cheap model (emobench/budget.py charges it a small constant)."""
         return None

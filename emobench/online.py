@@ -132,7 +132,8 @@ def streams(model) -> bool:
     default never answers)."""
     from .model import Model
 
-    return getattr(type(model), "streamer", Model.streamer) is not Model.streamer
+    cls = model if isinstance(model, type) else type(model)  # a model or its class
+    return getattr(cls, "streamer", Model.streamer) is not Model.streamer
 
 
 def _check(task, fractions) -> tuple[float, ...]:
@@ -195,7 +196,8 @@ def evaluate_online(model, samples: Sequence[Sample], task, *, dataset: str = ""
 
 
 def wanted(model, task, dataset: str) -> bool:
-    """Whether a fold of ``dataset`` evaluates ``model`` online (see :data:`CORPORA`)."""
+    """Whether a fold of ``dataset`` evaluates ``model`` (an instance or its class)
+    online (see :data:`CORPORA`)."""
     if task.kind != "classification" or task.level != "clip" or not streams(model):
         return False
     env = os.environ.get("EMOBENCH_ONLINE", "").strip().lower()

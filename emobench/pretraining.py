@@ -80,14 +80,19 @@ def for_cell(reg, model_cls, ds, src, root: Path | None, scale: str, *,
         if name in skip or name not in reg.datasets:
             continue
         pds = reg.dataset(name)
+        if (datasource.find_corpus(pds, root) is not None) == bool(src.synthetic):
+            kind = "stand-in" if src.synthetic else "real"
+            notices.append(f"model {model_cls.name!r} on {ds.name!r} ({kind}): no {kind} copy of "
+                           f"pretraining corpus {name!r}, so that stage leaves it out")
+            continue  # decided before resolving: no stand-in is written for a real cell
         try:
             psrc = datasource.resolve(pds, root, scale, seed=0, write=write)
         except Exception as exc:
             notices.append(f"model {model_cls.name!r}: pretraining corpus {name!r} could not be "
                            f"read ({type(exc).__name__}: {exc}); its cells pretrain without it")
             continue
-        if psrc.synthetic != src.synthetic:
-            kind = "real" if src.synthetic is False else "stand-in"
+        if bool(psrc.synthetic) != bool(src.synthetic):  # e.g. a copy that is a stand-in after all
+            kind = "stand-in" if src.synthetic else "real"
             notices.append(f"model {model_cls.name!r} on {ds.name!r} ({kind}): no {kind} copy of "
                            f"pretraining corpus {name!r}, so that stage leaves it out")
             continue

@@ -43,14 +43,23 @@ def test_a_cell_never_pretrains_on_its_own_corpus_or_a_pairing_of_it(monkeypatch
     assert [c.dataset for c in got] == ["affectnet"]  # RAF-DB is the pairing's training side
 
 
-def test_a_real_cell_pretrains_only_on_real_copies_and_says_what_it_left_out(monkeypatch):
+def test_a_real_cell_pretrains_only_on_real_copies_and_says_what_it_left_out(monkeypatch, tmp_path):
     reg = registry()
-    monkeypatch.setattr(pretraining.datasource, "resolve", _resolver({"affectnet": False, "rafdb": True}))
+    (tmp_path / "AffectNet").mkdir()  # a real AffectNet under the data root, no RAF-DB
+    resolved = []
+
+    def resolve(ds, root, scale, seed=0, *, write=True, strict=False):
+        resolved.append(ds.name)
+        return Src(f"/data/{ds.name}", ds.name != "affectnet", f"fp-{ds.name}")
+
+    monkeypatch.setattr(pretraining.datasource, "resolve", resolve)
     got, notices = pretraining.for_cell(reg, Declares, reg.dataset("vtt"), Src("/real/vtt", False),
-                                        Path("/real"), "small")
+                                        tmp_path, "small")
     assert [c.dataset for c in got] == ["affectnet"]
     assert len(notices) == 1 and "'rafdb'" in notices[0] and "real" in notices[0]
-    stand_in, notices = pretraining.for_cell(reg, Declares, reg.dataset("vtt"), Src("/x", True), None, "small")
+    assert resolved == ["affectnet"]  # no RAF-DB stand-in is written for a real cell
+    stand_in, notices = pretraining.for_cell(reg, Declares, reg.dataset("vtt"), Src("/x", True),
+                                             tmp_path, "small")
     assert [c.dataset for c in stand_in] == ["rafdb"] and "stand-in" in notices[0]
 
 

@@ -117,9 +117,9 @@ class _Branch(Model):
         if cls.RECALIBRATE_BN:  # forward passes re-estimating BatchNorm after each epoch
             evals += epochs * min(cls.RECALIBRATE, per_epoch)
         r = cls._flop_ratio(params, profile)
-        # the fold's online trace streams every window of each test clip at batch 1
-        # (on the corpora emobench.online traces; counted everywhere)
-        online = n_test * per_clip * cls.STREAM_S
+        # the fold's online trace streams every window of each test clip at batch 1, on
+        # the corpora emobench.online traces (the planner's "online" knob)
+        online = n_test * per_clip * cls.STREAM_S if knobs.get("online", True) else 0.0
         # per trial: the job (fits of the searched trials, then one test prediction and
         # trace) spread over its trials
         return {"seconds": ((train * cls.TRAIN_S + evals * cls.EVAL_S) * searched
