@@ -268,7 +268,7 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
     size = _size(job)
     knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size, **(extra or {}),
              # whether the fold also streams its test clips for the online protocol
-             "online": online.wanted(model_cls, task, job.cell.dataset)}
+             "online": online.wanted(model_cls, task, getattr(getattr(job, "cell", None), "dataset", ""))}
     c = model_cls.cost(modalities, task, int(size.get("n_train", 0)), knobs,
                        n_steps=int(size.get("n_steps", 0)))
     if c is None:
