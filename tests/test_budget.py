@@ -261,3 +261,21 @@ def test_the_machine_figure_is_cached_even_when_measured_under_load(tmp_path, mo
     assert first.gflops == again.gflops == 12.0 and len(calls) == 1
     assert "under load" in again.source
     assert budget.machine(2, cache=tmp_path / "machine.json", refresh=True).gflops == 99.0
+
+
+def test_online_streaming_is_charged_only_on_the_corpora_the_online_protocol_traces():
+    from emobench import online
+
+    reg = registry()
+    cls = reg.model("av-visual")
+    charged = {}
+    for name in ("rml", "emer"):
+        ds = reg.dataset(name)
+        task = ds.task(ds.tasks[0].name)
+        knobs = {"work": 1.0, "profile": "default", "trials": 1, "n_valid": 10, "n_test": 40,
+                 "online": online.wanted(cls, task, name)}
+        charged[name] = knobs["online"]
+        on = cls.cost(ds.modalities, task, 40, {**knobs, "online": True})["seconds"]
+        off = cls.cost(ds.modalities, task, 40, {**knobs, "online": False})["seconds"]
+        assert off < on
+    assert charged == {"rml": True, "emer": False}
