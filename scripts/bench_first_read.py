@@ -1,6 +1,6 @@
 """Seconds to write each corpus's default-profile stand-in and to read it the
-first time (every recording's streams, face crops as the video models read them,
-audio), in a fresh cache: the figures behind each plugin's ``standin_seconds``.
+first time (every recording's streams, face crops at every size the default
+profile's video models read them, audio), in a fresh cache: the figures behind each plugin's ``standin_seconds``.
 
     EMOBENCH_CACHE=/tmp/fresh python scripts/bench_first_read.py [corpus ...]
 
@@ -15,6 +15,12 @@ import time
 from pathlib import Path
 
 
+# the face crops the default profile's models read: 48 px RGB (tsm-resnet, EMERT, the
+# audio-visual branches), 48 px grey (frame-cnn), 64 px grey (mini-Xception), 100 px grey
+# (EmoP3D)
+CROPS = ((48, False), (48, True), (64, True), (100, True))
+
+
 def read_all(ds, root: Path) -> None:
     for rec in ds.load(root):
         for name, mod in ds.modalities.items():
@@ -22,7 +28,8 @@ def read_all(ds, root: Path) -> None:
                 continue
             try:
                 if mod.kind in ("face_video", "face_image"):
-                    rec.load(name, size=(48, 48), gray=False)
+                    for size, gray in CROPS:
+                        rec.load(name, size=(size, size), gray=gray)
                 else:
                     rec.load(name)
             except Exception:

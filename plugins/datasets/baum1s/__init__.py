@@ -39,9 +39,10 @@ class Baum1s(Dataset):
     name = "baum1s"
     version = "1"
     standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
-    # writing the stand-in 53.8 s + first read 106.6 s (scripts/bench_first_read.py,
-    # 2-core EPYC, two corpora at a time, load 5.7)
-    standin_seconds = 161
+    # writing the stand-in 15.5 s + first read 59.7 s, face crops at the default models'
+    # four sizes (scripts/bench_first_read.py, 2-core EPYC, two corpora at a time as a
+    # run writes them, nothing else running)
+    standin_seconds = 75
     title = "BAUM-1s spontaneous audio-visual affective face database"
     folder = "BAUM1s_MP4 - All"
     modalities = clip_modalities(L.VIDEO_FPS, "clip's MP4")

@@ -66,9 +66,10 @@ class BioVidPartA(Dataset):
     name = "biovid"
     version = "1"
     standin_version = "3"  # bump when the stand-in files change (3: face-box sidecar)
-    # writing the stand-in 31 s + first read 100 s alone at load 1.4 (scripts/
-    # bench_first_read.py, 2-core EPYC); 245 s of first read beside another corpus
-    standin_seconds = 160
+    # writing the stand-in 52.0 s + first read 210.8 s, face crops at the default models'
+    # four sizes (scripts/bench_first_read.py, 2-core EPYC, two corpora at a time as a
+    # run writes them, nothing else running)
+    standin_seconds = 263
     title = "BioVid Heat Pain Database, Part A"
     folder = "BioVid/PartA"
     modalities = {

@@ -41,9 +41,10 @@ class IctYoutube(Dataset):
     name = "ictyoutube"
     version = "1"
     standin_version = "2"  # bump when the stand-in files change (2: face-box sidecar)
-    # writing the stand-in 12.9 s + first read 22.6 s (scripts/bench_first_read.py,
-    # 2-core EPYC, two corpora at a time, load 3.6)
-    standin_seconds = 36
+    # writing the stand-in 5.2 s + first read 16.6 s, face crops at the default models'
+    # four sizes (scripts/bench_first_read.py, 2-core EPYC, two corpora at a time as a
+    # run writes them, nothing else running)
+    standin_seconds = 22
     title = "ICT YouTube opinion dataset (ICMI 2011)"
     folder = "ICT-YouTube"
     modalities = clip_modalities(L.VIDEO_FPS, "opinion video's")

@@ -82,8 +82,9 @@ class RafDb(Dataset):
                   description="7 basic classes in RAF's order; overall and mean class accuracy"),)
     protocols = (PROTOCOL,)
     standin_version = "2"
-    # writing the stand-in 1.2 s + first read 0.1 s (scripts/bench_first_read.py,
-    # 2-core EPYC, two corpora at a time, load 2.1)
+    # writing the stand-in 1.7 s + first read 0.4 s, face crops at the default models'
+    # four sizes (scripts/bench_first_read.py, 2-core EPYC, two corpora at a time as a
+    # run writes them, nothing else running)
     standin_seconds = 2
     citation = ("Li S., Deng W., Du J.: Reliable Crowdsourcing and Deep Locality-Preserving "
                 "Learning for Expression Recognition in the Wild. CVPR 2017.")

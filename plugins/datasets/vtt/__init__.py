@@ -88,8 +88,9 @@ class Vtt(Dataset):
                   metrics=("accuracy", "uar"), description="per-face 7-class emotion"),)
     protocols = (PROTOCOL,)
     standin_version = "1"
-    # writing the stand-in 0.8 s + first read 0.1 s (scripts/bench_first_read.py,
-    # 2-core EPYC, two corpora at a time, load 2.1)
+    # writing the stand-in 0.6 s + first read 0.4 s, face crops at the default models'
+    # four sizes, alone (scripts/bench_first_read.py, 2-core EPYC), times 1.4: what two
+    # corpora at a time, as a run writes them, cost the ones measured that way
     standin_seconds = 1
     citation = ("Choi S., On K.-W., Heo Y.-J., et al.: DramaQA: Character-Centered Video Story "
                 "Understanding with Hierarchical QA. AAAI 2021.")
