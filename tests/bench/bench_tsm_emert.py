@@ -1,6 +1,6 @@
 """fp32 vs bf16 autocast vs channels_last for the TSM ResNet and EMERT networks (a script).
 
-Run: OMP_NUM_THREADS=1 python tests/bench/bench_tsm_emert.py [--size-tsm 64] [--width-tsm 32]
+Run: OMP_NUM_THREADS=1 python tests/bench/bench_tsm_emert.py [--size-tsm 48] [--width-tsm 16]
      [--size-emert 48] [--width-emert 16] [--threads 1] [--steps 60] [--repeats 5]
 
 For each network, at the default profile's input side and width unless told otherwise:
@@ -173,8 +173,8 @@ def report(name: str, sp: dict, lc: dict, steps: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-tsm", type=int, default=64)
-    ap.add_argument("--width-tsm", type=int, default=32)
+    ap.add_argument("--size-tsm", type=int, default=48)
+    ap.add_argument("--width-tsm", type=int, default=16)
     ap.add_argument("--size-emert", type=int, default=48)
     ap.add_argument("--width-emert", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
