@@ -1,6 +1,7 @@
 """Executors: workers never outlive the driver that started them."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ DRIVER = textwrap.dedent('''
     from emobench import executors
 
     def job(i):
-        print(f"worker {os.getpid()}", flush=True)
+        # one write(2) below PIPE_BUF: lines of two workers never interleave
+        os.write(1, f"worker {os.getpid()}\\n".encode())
         time.sleep(120)
         return i
 
@@ -50,8 +52,7 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path, kind):
     deadline = time.time() + 120
     while len(workers) < 2 and time.time() < deadline:
         line = proc.stdout.readline()
-        if line.startswith("worker "):
-            workers.add(int(line.split()[1]))
+        workers.update(int(pid) for pid in re.findall(r"worker (\d+)", line))
     assert len(workers) == 2, "the two workers never started their jobs"
     assert all(_alive(p) for p in workers)
     os.kill(proc.pid, signal.SIGKILL)
