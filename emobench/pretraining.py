@@ -76,14 +76,18 @@ def for_cell(reg, model_cls, ds, src, root: Path | None, scale: str, *,
         return [], []
     out, notices = [], []
     skip = excluded(ds)
+    kind = "stand-in" if src.synthetic else "real"
+
+    def left_out(name: str) -> None:
+        notices.append(f"model {model_cls.name!r} on {ds.name!r} ({kind}): no {kind} copy of "
+                       f"pretraining corpus {name!r}, so that stage leaves it out")
+
     for name, task in declared:
         if name in skip or name not in reg.datasets:
             continue
         pds = reg.dataset(name)
         if (datasource.find_corpus(pds, root) is not None) == bool(src.synthetic):
-            kind = "stand-in" if src.synthetic else "real"
-            notices.append(f"model {model_cls.name!r} on {ds.name!r} ({kind}): no {kind} copy of "
-                           f"pretraining corpus {name!r}, so that stage leaves it out")
+            left_out(name)
             continue  # decided before resolving: no stand-in is written for a real cell
         try:
             psrc = datasource.resolve(pds, root, scale, seed=0, write=write)
@@ -92,9 +96,7 @@ def for_cell(reg, model_cls, ds, src, root: Path | None, scale: str, *,
                            f"read ({type(exc).__name__}: {exc}); its cells pretrain without it")
             continue
         if bool(psrc.synthetic) != bool(src.synthetic):  # e.g. a copy that is a stand-in after all
-            kind = "stand-in" if src.synthetic else "real"
-            notices.append(f"model {model_cls.name!r} on {ds.name!r} ({kind}): no {kind} copy of "
-                           f"pretraining corpus {name!r}, so that stage leaves it out")
+            left_out(name)
             continue
         out.append(Corpus(name, task, str(psrc.root), psrc.fingerprint, bool(psrc.synthetic)))
     return out, notices

@@ -1,7 +1,5 @@
 """The budget planner: cost model, shares, order, identity, and the whole default matrix."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -9,22 +7,9 @@ from emobench import budget
 from emobench.cells import plan as plan_cells
 from emobench.plugins import registry
 from emobench.profiles import get_profile
+from fake_jobs import FakeJob
 
 MACHINE = budget.Machine(gflops=100.0, workers=1, threads=2, overhead_s=0.5, source="test")
-
-
-@dataclasses.dataclass(frozen=True)
-class FakeJob:
-    key: str
-    cell: object
-    fold_index: int
-    seed: int
-    trials: int
-    profile: str = "default"
-    size: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
-    knobs: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
-    identity: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
-    identity_key: str = ""
 
 
 def _jobs(cells, n_train=20, folds=3, seeds=3, trials=4):

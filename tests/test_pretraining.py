@@ -10,6 +10,7 @@ import pytest
 from emobench import budget, pretraining
 from emobench.cells import Cell
 from emobench.plugins import registry
+from fake_jobs import FakeJob
 
 
 @dataclasses.dataclass
@@ -76,21 +77,6 @@ def test_models_without_pretraining_keep_their_identity():
     assert "pretraining" not in ident
 
 
-@dataclasses.dataclass(frozen=True)
-class Job:
-    key: str
-    cell: object
-    fold_index: int
-    seed: int
-    trials: int
-    profile: str = "default"
-    size: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
-    knobs: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
-    identity: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
-    identity_key: str = ""
-    pretraining: tuple = dataclasses.field(default=(), hash=False, compare=False)
-
-
 def test_the_planner_charges_a_shared_stage_once_per_seed_and_corpus_set():
     corpora = (pretraining.Corpus("affectnet", "expression7", "/a", "fa", True),
                pretraining.Corpus("rafdb", "emotion", "/r", "fr", True))
@@ -99,7 +85,7 @@ def test_the_planner_charges_a_shared_stage_once_per_seed_and_corpus_set():
     m = budget.Machine(gflops=100.0, workers=1, threads=1, overhead_s=0.5, source="test")
 
     def jobs(seeds, corp):
-        return [Job(f"{c}-{s}", c, 0, s, 2, size={"n_train": 20, "n_valid": 5, "n_test": 5, "group": 0},
+        return [FakeJob(f"{c}-{s}", c, 0, s, 2, size={"n_train": 20, "n_valid": 5, "n_test": 5, "group": 0},
                     pretraining=corp) for c in cells for s in seeds]
 
     one = budget.plan(jobs([0], corpora), None, m)
