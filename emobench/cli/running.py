@@ -88,7 +88,7 @@ def run(ctx: typer.Context,
         scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, or 'local' for a LocalCluster."),
         store: Optional[str] = typer.Option(None, help="Results store URL or SQLite file (else $EMOBENCH_STORE, "
                                                        "else .emobench/results.db of the project folder)."),
-        optuna_storage: Optional[str] = typer.Option(None, help="Optuna storage URL (default: beside the results store)."),
+        optuna_storage: Optional[str] = typer.Option(None, help="Optuna storage URL that keeps every study and trial (default: in memory per fold)."),
         profile_latency: bool = typer.Option(True, "--latency/--no-latency", help="Profile each model's latency after the run."),
         config: Optional[Path] = typer.Option(None, "--config", help="Run configuration file (TOML, or YAML); flags override it."),
         save_config: Optional[Path] = typer.Option(None, "--save-config", help="Write the resolved configuration to this TOML file."),
