@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator
 
 # How often an orphaned worker notices that its parent is gone.
@@ -62,22 +62,41 @@ def _init_worker(threads: int | None, parent_pid: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-def inline(fn: Callable, jobs: Iterable) -> Iterator:
-    for job in jobs:
+def _admitted(jobs: Iterable, admit: Callable | None) -> Iterator:
+    # jobs are asked for one at a time, when a worker is about to be free, so
+    # ``admit`` (the budget's clock, emobench.deadline) decides with what is known then
+    return (j for j in jobs if admit is None or admit(j))
+
+
+def inline(fn: Callable, jobs: Iterable, admit: Callable | None = None) -> Iterator:
+    for job in _admitted(jobs, admit):
         yield fn(job)
 
 
-def processes(fn: Callable, jobs: list, n: int) -> Iterator:
+def processes(fn: Callable, jobs: list, n: int, admit: Callable | None = None) -> Iterator:
     ctx = mp.get_context("spawn")  # fork after torch/OpenMP initialisation can deadlock
     threads = max(1, (mp.cpu_count() or 1) // n)
+    queue = _admitted(jobs, admit)
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, os.getpid())) as pool:
-        futures = [pool.submit(fn, job) for job in jobs]
+        running: set = set()
+
+        def fill():  # one job queued behind each worker keeps them busy
+            for job in queue:
+                running.add(pool.submit(fn, job))
+                if len(running) >= 2 * n:
+                    break
+
         try:
-            for fut in as_completed(futures):
-                yield fut.result()
+            fill()
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    running.discard(fut)
+                    yield fut.result()
+                fill()
         except BaseException:  # interrupted (or the caller stopped): start no queued job,
-            for fut in futures:  # and let running workers release their folds
+            for fut in running:  # and let running workers release their folds
                 fut.cancel()
             for proc in list(getattr(pool, "_processes", {}).values()):
                 try:
@@ -87,7 +106,7 @@ def processes(fn: Callable, jobs: list, n: int) -> Iterator:
             raise
 
 
-def dask(fn: Callable, jobs: list, scheduler: str, n: int) -> Iterator:
+def dask(fn: Callable, jobs: list, scheduler: str, n: int, admit: Callable | None = None) -> Iterator:
     from dask.distributed import Client, LocalCluster, as_completed as dask_completed
 
     cluster = None
@@ -102,9 +121,18 @@ def dask(fn: Callable, jobs: list, scheduler: str, n: int) -> Iterator:
         client = Client(scheduler)
     try:
         # pure=False: a job is a side effect (it writes to the store), never deduplicated
-        futures = client.map(fn, jobs, pure=False)
-        for fut in dask_completed(futures):
+        queue = _admitted(jobs, admit)
+        try:  # a remote cluster's own workers, else the local ones
+            size = len(client.scheduler_info().get("workers", {})) or n
+        except Exception:
+            size = n
+        window = len(jobs) if admit is None else 2 * max(1, n, size)
+        futures = dask_completed([client.submit(fn, j, pure=False) for _, j in zip(range(window), queue)])
+        for fut in futures:
             yield fut.result()
+            nxt = next(queue, None)
+            if nxt is not None:
+                futures.add(client.submit(fn, nxt, pure=False))
     finally:
         client.close()
         if cluster is not None:

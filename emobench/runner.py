@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,15 +88,18 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         store_url: str | None = None, optuna_url: str | None = None, jobs: int = 1,
         scheduler: str | None = None, dry_run: bool = False, skipped: list[Skip] = (),
         progress=True, log=print, warn=None, run_config: dict | None = None,
-        budget_minutes: float | None = None, explicit_datasets=()) -> Summary:
+        budget_minutes: float | None = None, explicit_datasets=(),
+        started: float | None = None) -> Summary:
     """Plan and run ``cells``; returns the :class:`Summary` (``exit_code`` 1 when a
     fold failed). ``seed`` is the first training seed, ``seeds`` how many (default:
     the profile's); folds never depend on either. ``explicit_datasets``: corpora the
     user named, which must be under a given data root (else
     :class:`~emobench.datasource.CorpusNotFoundError`). ``run_config`` is stored
-    with every row. Raises :class:`RunInterrupted` on SIGINT/SIGTERM."""
+    with every row. ``started``: the ``time.monotonic()`` the run's budget counts
+    from (default: now). Raises :class:`RunInterrupted` on SIGINT/SIGTERM."""
     from emobench.store import StoreError, default_url, safe_url
 
+    started = time.monotonic() if started is None else started
     warn = warn or (lambda msg: print(msg, file=sys.stderr))
     reg = registry()
     prof = get_profile(profile)
@@ -150,7 +154,17 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
             _prepare_optuna(optuna_url)
         if summary.budget is not None and hasattr(progress, "estimates"):
             progress.estimates = dict(summary.budget.seconds)  # the ETA starts from the cost model
-        _execute_all(todo, summary, jobs, scheduler, progress)
+        gate = None
+        if summary.budget is not None and summary.budget.budget_s:
+            from emobench.deadline import Gate
+
+            gate = Gate.for_plan(summary.budget, todo, summary.budget.machine.workers,
+                                 started + summary.budget.budget_s - summary.budget.profile_s)
+        try:
+            _execute_all(todo, summary, jobs, scheduler, progress, gate)
+        finally:
+            if gate is not None and gate.refused:
+                _late_skips(gate, summary, minutes)
         return summary
     except KeyboardInterrupt:
         code = interrupts.exit_code(interrupts.received() or signal.SIGINT)
@@ -164,26 +178,42 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         interrupts.restore()
 
 
-def _execute_all(todo, summary: Summary, jobs: int, scheduler: str | None, progress) -> None:
+def _late_skips(gate, summary: Summary, minutes: float) -> None:
+    """The cells the budget's clock kept from starting, listed like the planner's deferrals."""
+    for cell, secs in gate.refused.items():
+        summary.skips.append(
+            f"{cell.dataset}/{cell.task} x {cell.model} x {cell.protocol}: deferred at run time: "
+            f"estimated {secs / 60:.1f} min x {gate.ratio:.2f} (this run's measured/estimated) would "
+            f"end after the {minutes:g}-minute budget; rerun to run it (finished folds are reused), "
+            f"or --budget")
+    summary.skipped += len(gate.refused)
+    summary.cells -= len(gate.refused)
+
+
+def _execute_all(todo, summary: Summary, jobs: int, scheduler: str | None, progress,
+                 gate=None) -> None:
     from emobench import executors
 
+    admit = gate.admit if gate is not None else None
     if scheduler:
-        it = executors.dask(execute, todo, scheduler, max(1, jobs))
+        it = executors.dask(execute, todo, scheduler, max(1, jobs), admit)
     elif jobs > 1:
-        it = executors.processes(execute, todo, jobs)
+        it = executors.processes(execute, todo, jobs, admit)
     else:
-        it = executors.inline(execute, todo)
+        it = executors.inline(execute, todo, admit)
     shown = _progress(it, todo, progress)
     try:
-        _tally(shown, summary)
+        _tally(shown, summary, gate)
     finally:  # an interrupt closes the executor now: no queued fold starts afterwards
         shown.close()
         if hasattr(it, "close"):
             it.close()
 
 
-def _tally(outcomes, summary: Summary) -> None:
+def _tally(outcomes, summary: Summary, gate=None) -> None:
     for outcome in outcomes:
+        if gate is not None:
+            gate.finished(outcome.job.key, outcome.seconds if outcome.status == "done" else None)
         for k, v in outcome.io.items():
             summary.io[k] = summary.io.get(k, 0) + v
         if outcome.status == "done":

@@ -128,3 +128,13 @@ def test_store_has_no_duplicate_keys(reg, tmp_path):
     con = sqlite3.connect(f"{tmp_path}/r.db")
     n, distinct = con.execute("select count(*), count(distinct key) from results").fetchone()
     assert n == distinct == 4
+
+
+def test_a_cell_that_would_end_after_the_budget_does_not_start_and_a_rerun_runs_it(reg, tmp_path):
+    import time
+
+    late = run(reg, tmp_path, model="linear", budget_minutes=1.0, started=time.monotonic() - 3600)
+    assert late.run == 0 and late.cells == 0
+    assert late.skips and all("deferred at run time" in s and "rerun" in s for s in late.skips)
+    again = run(reg, tmp_path, model="linear", budget_minutes=1.0)  # the clock starts anew
+    assert again.run == 4 and again.failed == 0 and not any("run time" in s for s in again.skips)

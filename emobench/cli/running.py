@@ -142,6 +142,8 @@ def run(ctx: typer.Context,
         extra["run_config"] = run_record(values, config_file=config)
     if "warn" in accepts:
         extra["warn"] = warn
+    if "started" in accepts:  # the budget counts from the command's start
+        extra["started"] = started
     if "log" in accepts:
         extra["log"] = lambda msg: typer.echo(msg, err=msg.startswith("interrupted"))
     if not v["jobs"]:  # two 1-thread workers beat one 2-thread worker on 2 cores (docs/performance.md)

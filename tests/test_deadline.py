@@ -1,0 +1,87 @@
+"""The budget's clock during a run (emobench.deadline): started cells finish, a cell
+that would end after the budget does not start, and the measured pace scales it."""
+
+import dataclasses
+
+from emobench import executors
+from emobench.deadline import Gate
+
+
+@dataclasses.dataclass(frozen=True)
+class J:
+    key: str
+    cell: str
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _gate(cells, deadline, workers=1, shared=None):
+    todo = [J(f"{c}{i}", c) for c, n, _ in cells for i in range(n)]
+    seconds = {f"{c}{i}": s for c, n, s in cells for i in range(n)}
+    plan = type("P", (), {"seconds": seconds, "shared": shared or {}})()
+    clock = Clock()
+    return Gate.for_plan(plan, todo, workers, deadline, clock), todo, clock
+
+
+def test_a_cell_starts_only_if_it_ends_inside_the_budget_and_then_finishes():
+    gate, todo, clock = _gate([("a", 2, 10.0), ("b", 2, 30.0)], deadline=50.0)
+    assert gate.admit(todo[0]) and gate.admit(todo[1])  # a: 20 s
+    assert not gate.admit(todo[2])  # b needs 60 s more: ends at 80 > 50
+    assert not gate.admit(todo[3]) and set(gate.refused) == {"b"}
+    clock.t = 49.0  # a started: its last fold still runs, however late
+    gate2, todo2, clock2 = _gate([("a", 3, 10.0)], deadline=25.0)
+    assert not gate2.admit(todo2[0])  # 30 s of a would end at 30 > 25: not even its first fold
+    gate3, todo3, clock3 = _gate([("a", 3, 10.0)], deadline=35.0)
+    assert gate3.admit(todo3[0])
+    clock3.t = 100.0  # far past the deadline: the started cell keeps going
+    assert gate3.admit(todo3[1]) and gate3.admit(todo3[2])
+
+
+def test_the_measured_pace_scales_what_is_left():
+    gate, todo, clock = _gate([("a", 4, 10.0), ("b", 1, 40.0)], deadline=130.0)
+    for j in todo[:4]:
+        assert gate.admit(j)
+    for j in todo[:4]:  # every job took twice its estimate
+        gate.finished(j.key, 20.0)
+    clock.t = 80.0
+    assert gate.ratio == 2.0
+    assert not gate.admit(todo[4])  # 80 + 40 x 2 = 160 > 130, though 80 + 40 fits
+    gate2, todo2, clock2 = _gate([("a", 4, 10.0), ("b", 1, 40.0)], deadline=130.0)
+    for j in todo2[:4]:
+        gate2.admit(j)
+        gate2.finished(j.key, 10.0)
+    clock2.t = 40.0
+    assert gate2.admit(todo2[4])  # on pace: 40 + 40 fits
+
+
+def test_little_evidence_keeps_the_estimate_and_shared_work_counts_once():
+    gate, todo, clock = _gate([("a", 1, 1.0)], deadline=10.0)
+    gate.admit(todo[0])
+    gate.finished(todo[0].key, 9.0)  # 1 s of estimate is no evidence of a pace
+    assert gate.ratio == 1.0
+    shared = {"b": {"stage": 50.0}, "c": {"stage": 50.0}}
+    gate, todo, clock = _gate([("b", 1, 5.0), ("c", 1, 5.0)], deadline=70.0, shared=shared)
+    assert gate.admit(todo[0])  # 5 + the stage's 50
+    assert gate.admit(todo[1])  # the stage is paid already: 55 + 5 fits 70
+    gate.finished(todo[0].key, 55.0)
+    assert gate.pending_s == 5.0
+
+
+def test_the_executors_ask_for_each_job_when_a_worker_is_about_to_be_free():
+    asked = []
+
+    def admit(j):
+        asked.append(j)
+        return j % 2 == 0
+
+    assert list(executors.inline(lambda j: j * 10, range(6), admit)) == [0, 20, 40]
+    assert asked == list(range(6))
+    asked.clear()
+    got = sorted(executors.processes(abs, list(range(-9, 0)), 2, admit))
+    assert got == [2, 4, 6, 8] and len(asked) == 9
