@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 # the finished job seconds needed before their measured/estimated ratio is trusted
 MIN_EVIDENCE_S = 30.0
+# Jobs estimated under this many seconds are no evidence of the pace: their time is
+# the harness's and the first read's (the last default run's cheap cells measured
+# 3-6x their estimates together, the cells from 3 s up 1.4x, as the whole run)
+MIN_JOB_S = 1.0
 
 
 @dataclass
@@ -77,6 +81,6 @@ class Gate:
         # the cell's first finished job carried its shared work (a pretraining stage)
         est = self.seconds.get(key, 0.0) + self.due.pop(self.cell_of.get(key), 0.0)
         self.pending_s = max(0.0, self.pending_s - est)
-        if seconds is not None:
+        if seconds is not None and est >= MIN_JOB_S:
             self.measured_s += float(seconds)
             self.estimated_s += est

@@ -65,6 +65,11 @@ def test_little_evidence_keeps_the_estimate_and_shared_work_counts_once():
     gate.admit(todo[0])
     gate.finished(todo[0].key, 9.0)  # 1 s of estimate is no evidence of a pace
     assert gate.ratio == 1.0
+    gate, todo, clock = _gate([("a", 100, 0.5)], deadline=1e4)
+    for j in todo:  # neither are many jobs too small to be more than the harness's time
+        gate.admit(j)
+        gate.finished(j.key, 3.0)
+    assert gate.ratio == 1.0
     shared = {"b": {"stage": 50.0}, "c": {"stage": 50.0}}
     gate, todo, clock = _gate([("b", 1, 5.0), ("c", 1, 5.0)], deadline=70.0, shared=shared)
     assert gate.admit(todo[0])  # 5 + the stage's 50
