@@ -1,7 +1,8 @@
 """Optuna tuning: one study per (cell, fold), the same trial budget for every model.
 
 The paper's hyper-parameters are enqueued as the first trial, then the model's
-declared starting points (``Model.starting_points``); the rest come from a seeded
+declared starting points (``Model.starting_points``; they go first when the
+trial budget cannot hold them and the paper's setting); the rest come from a seeded
 TPE sampler over the model's declared search space. Models report
 per-epoch validation scores through ``FitContext.report``; a median pruner
 stops hopeless trials. A trial's value is ``ctx.score(valid, predict(valid))``,
@@ -124,10 +125,15 @@ def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, 
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, n_trials // 3)),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3))
     paper = {k: v for k, v in model_cls.default_params().items() if k in space}
-    if paper:
-        study.enqueue_trial(paper)
-    for point in model_cls.starting_points(ctx.profile):
-        study.enqueue_trial({k: v for k, v in point.items() if k in space})
+    points = [{k: v for k, v in p.items() if k in space} for p in model_cls.starting_points(ctx.profile)]
+    # Starting points are the settings that work in this profile's budget where the
+    # paper's does not: when the trials cannot hold the paper's setting and every
+    # starting point, the starting points go first.
+    queue = ([paper] if paper else []) + points
+    if len(queue) > n_trials and points:
+        queue = points + ([paper] if paper else [])
+    for point in queue[:n_trials]:
+        study.enqueue_trial(point)
 
     best: dict = {"model": None, "value": -math.inf}
     errors: list[str] = []

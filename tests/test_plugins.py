@@ -129,6 +129,12 @@ def test_tuning_tries_paper_then_starting_points_then_sampler():
     tried.clear()
     tune(Probe, [], [], ctx.__class__(**{**ctx.__dict__, "profile": "smoke"}), trials=2, seed=0)
     assert tried[0] == 1.0 and tried[1] != 7.5
+    tried.clear()  # one trial cannot hold both: the setting declared for the budget runs
+    result = tune(Probe, [], [], ctx, trials=1, seed=0)
+    assert tried == [7.5] and result.n_trials == 1
+    tried.clear()
+    tune(Probe, [], [], ctx, trials=2, seed=0)
+    assert tried == [1.0, 7.5]
 
 
 def test_duplicate_names_are_rejected_with_the_first_owner():
