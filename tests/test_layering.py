@@ -27,7 +27,7 @@ RANKS = {
     # 3: the public API, the registry, corpus resolution
     "emobench": 3, "plugins": 3, "datasource": 3,
     # 4: what one fold needs
-    "cells": 4, "tuning": 4, "budget": 4, "profiling": 4, "executors": 4, "online": 4,
+    "cells": 4, "tuning": 4, "budget": 4, "deadline": 4, "profiling": 4, "executors": 4, "online": 4,
     # 5: the runner
     "runner": 5, "jobs": 5, "fold": 5, "plan": 5, "pretraining": 5,
     # 6: readers of the store and tools built on the runner
