@@ -100,7 +100,7 @@ def measure_gflops(threads: int, n: int = 1024, seconds: float = 5.0, min_repeat
     """fp32 matmul GFLOP/s on ``threads`` torch threads: the best of the products
     timed over ``seconds`` (at least ``min_repeats``). A neighbour's burst only
     slows some of them; on a shared 2-core VM the best of 9 (0.2 s) ranged
-    69-84 GFLOP/s over five idle runs, the best over 6 s 88-94, and the plan
+    69-84 GFLOP/s over five idle runs, the best of 150 (about 6 s) 88-94, and the plan
     moves with this figure."""
     import numpy as np
     import torch

@@ -37,16 +37,16 @@ class Gate:
     estimated_s: float = 0.0
     charged: set = field(default_factory=set)
     due: dict = field(default_factory=dict)       # cell -> shared seconds its first job pays
-    cell_of: dict = field(default_factory=dict)   # job key -> cell
+
+    def __post_init__(self):
+        self.cell_of = {k: c for c, keys in self.cells.items() for k in keys}
 
     @classmethod
     def for_plan(cls, plan, todo, workers: int, deadline: float, clock=time.monotonic) -> "Gate":
         cells: dict = {}
         for j in todo:
             cells.setdefault(j.cell, []).append(j.key)
-        gate = cls(dict(plan.seconds), cells, dict(plan.shared), max(1, workers), deadline, clock)
-        gate.cell_of = {k: c for c, keys in cells.items() for k in keys}
-        return gate
+        return cls(dict(plan.seconds), cells, dict(plan.shared), max(1, workers), deadline, clock)
 
     @property
     def ratio(self) -> float:
