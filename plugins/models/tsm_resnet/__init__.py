@@ -187,7 +187,7 @@ class TSMResNet(Model):
 
     @classmethod
     def shared_cost(cls, knobs: dict) -> dict[str, dict]:
-        """The static stage on the pretraining corpora: once per seed and corpus set."""
+        """The static stage on the pretraining corpora: once per corpus set (any seed)."""
         from . import static_stage
 
         corpora = knobs.get("pretraining") or []
@@ -198,7 +198,7 @@ class TSMResNet(Model):
         size = int(m._knob("size", cls.SIZE, profile))
         width = int(m._knob("width", cls.WIDTH, profile))
         recipe = static_stage.Recipe(profile)
-        k = static_stage.key(corpora, int(knobs.get("seed", 0)), size, width, recipe)
+        k = static_stage.key(corpora, size, width, recipe)
         return {k: {"gflop": cls.frame_gflop(size, width) * 3 * recipe.steps * recipe.batch,
                     "efficiency": cls.EFFICIENCY, "seconds": 0.0}}
 
@@ -284,8 +284,8 @@ class TSMResNet(Model):
         elif ctx.pretraining and p.get("pretrain", True):
             from . import static_stage
 
-            state = static_stage.weights(ctx.pretraining, type(self), ctx.seed, self.size_,
-                                         self.width_, ctx.profile, ctx.device)
+            state = static_stage.weights(ctx.pretraining, type(self), self.size_, self.width_,
+                                         ctx.profile, ctx.device)
             static_stage.init_from(net, state, task.classes)
             self.pretrained_on_ = [c.dataset for c in ctx.pretraining]
             seed_everything(ctx.seed)  # the same random state whether the stage ran or was cached
