@@ -96,7 +96,7 @@ def augment(clips, rng: np.random.Generator, flip_only: bool = False):
 
 class TSMResNet(Model):
     name = "tsm-resnet"
-    version = "3"  # 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
+    version = "4"  # 4: one static stage per corpus set for every seed; 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
     paper = PAPER
     description = ("ResNet-18 with a causal quarter-channel temporal shift after layer1-3 "
                    "on 4-frame RGB face clips (the VTT system)")
