@@ -71,6 +71,12 @@ class Streamer:
     prediction for the newest position. The default implementation buffers the
     stream and re-predicts offline, which is exact but slow; models override
     it with an incremental version that gives the same outputs.
+
+    A streamer whose output at each step depends on that step's input alone (a
+    window classifier) may also define ``push_many(xs)``: the outputs of
+    ``push`` for each of ``xs`` in order, computed in one batch. The online
+    evaluation uses it when present (it gives the same trace, without a forward
+    pass per window); the latency profile always times ``push``.
     """
 
     def __init__(self, model: "Model", kind: str, task: Task, **spec):

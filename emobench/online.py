@@ -103,11 +103,18 @@ def trace_clip(model, sample: Sample, task, fractions: Sequence[float] = FRACTIO
     streamer = model.streamer("online", task)
     streamer.reset()
     cumulative = bool(getattr(streamer, "cumulative", False))
+    # a window streamer's outputs in one batch (Streamer.push_many); a deciding one
+    # is pushed step by step, since it may stop before the end
+    batched = getattr(streamer, "push_many", None)
+    outs = list(batched(steps)) if callable(batched) and not hasattr(streamer, "decision") else None
+    if outs is not None and len(outs) != n:
+        raise ValueError(f"online: push_many of {type(streamer).__name__} gave {len(outs)} outputs "
+                         f"for {n} steps of sample {sample.id!r}")
     total, count, decided, at = np.zeros(k), 0, None, None
     preds, nxt = [], 0
     for t in range(1, n + 1):
         if decided is None:
-            out = streamer.push(steps[t - 1])
+            out = outs[t - 1] if outs is not None else streamer.push(steps[t - 1])
             if out is not None:
                 proba = _as_proba(out, k)
                 total = proba if cumulative else total + proba

@@ -315,3 +315,45 @@ def test_auc_interval_is_the_subject_jackknife_of_the_curve():
     assert small.k == 3 and not small.has_interval and "too few" in small.reason
     with pytest.raises(ValueError, match="clips"):
         LO.auc_interval(y, [tables[0][:-1]], subjects, fractions, "uar")
+
+
+def test_a_batched_streamer_is_traced_in_one_call_and_must_answer_every_step():
+    from emobench.data import Task
+
+    task = Task(name="t", kind="classification", level="clip", classes=("a", "b"))
+    calls = []
+
+    class Windows:
+        def reset(self):
+            pass
+
+        def push(self, x):
+            raise AssertionError("push_many is used instead")
+
+        def push_many(self, xs):
+            calls.append(len(xs))
+            return [np.array([1.0, 0.0]) if x < 3 else np.array([0.0, 1.0]) for x in xs]
+
+    class M:
+        name = "m"
+
+        def streamer(self, kind, task):
+            return Windows()
+
+        def online_stream(self, s):
+            return np.arange(10)
+
+    class S:
+        id = "s0"
+
+    preds, decided, at, n = trace_clip(M(), S(), task)
+    assert calls == [10] and n == 10 and decided is None
+    assert preds[0] == 0 and preds[-1] == 1  # 3 of 10 windows say a, then b outweighs them
+
+    class Short(Windows):
+        def push_many(self, xs):
+            return [np.array([1.0, 0.0])]
+
+    M.streamer = lambda self, kind, task: Short()
+    with pytest.raises(ValueError, match="push_many of Short gave 1 outputs for 10 steps of sample 's0'"):
+        trace_clip(M(), S(), task)

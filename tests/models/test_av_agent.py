@@ -276,3 +276,38 @@ def test_default_profile_costs_fit_the_planner_budget():
     assert small[0.25] < small[1.0]
     paper = AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, {**knobs, "profile": "paper"})
     assert paper["seconds"] > 20 * AVAudio.cost(Rml.modalities, EMOTION_TASK, 54, knobs)["seconds"]
+
+
+def test_branch_streamers_batch_their_windows_as_push_would(rml_split):
+    """push_many gives push's outputs window by window, and the online trace built on it
+    is the step-by-step trace."""
+    from emobench import online
+    from emobench_plugins.models.av_agent import AVVisual
+
+    train, valid, test, ctx = rml_split
+    model = AVVisual().fit(train, valid, ctx)
+    sample = test[0].without_labels()
+    steps = list(online.default_stream(model, sample))
+    streamer = model.streamer("online", ctx.task)
+    np.testing.assert_allclose(np.stack(streamer.push_many(steps)),
+                               np.stack([streamer.push(s) for s in steps]), atol=1e-5)  # fp32 batching
+
+    class OneByOne:  # the same streamer without its batched path
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            if name == "push_many":
+                raise AttributeError(name)
+            return getattr(self.inner, name)
+
+    class Unbatched:
+        name = model.name
+
+        def streamer(self, kind, task):
+            return OneByOne(model.streamer(kind, task))
+
+        def online_stream(self, s):
+            return online.default_stream(model, s)
+
+    assert online.trace_clip(model, sample, ctx.task) == online.trace_clip(Unbatched(), sample, ctx.task)
