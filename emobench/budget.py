@@ -21,11 +21,12 @@ epochs, a clip budget or a data fraction (``FitContext.work`` /
 above a per-job ceiling is scaled down to it, the ceiling is the largest
 that fits), cheap cells keep their whole default. The per-job ceiling is
 searched first with each model's declared floor (``min_work``); when those
-floors do not fit, the costliest cells away from their model's home corpora
-(``Model.home_datasets``, the corpora its paper used) are deferred, then home
-cells may go down to :data:`MIN_SHARE` (flagged in the plan), and only then are
-the costliest home cells deferred; after each step the cells that stay are
-planned again. A model whose cost depends
+floors do not fit, the cells away from their model's home corpora
+(``Model.home_datasets``, the corpora its paper used) may go down to
+:data:`MIN_SHARE` (flagged in the plan), then the costliest of them are
+deferred, then home cells may go down to :data:`MIN_SHARE` (flagged), and only
+then are the costliest home cells deferred; after each step the cells that stay
+are planned again. A model whose cost depends
 on the length of its video input declares ``cost_uses_frames`` and gets the
 median frames per recording, measured once per corpus content and cached
 (:func:`recording_frames`), as the knob ``frames``. Shares are quantised so
@@ -436,16 +437,20 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         return cell.dataset in set(getattr(reg.model(cell.model), "home_datasets", ()) or ())
 
     # The run asked for stays inside its budget and says what it left out, in this
-    # order: every cell at its model's declared floor (min_work); then the costliest
-    # cells away from their model's home corpora (the corpora its paper used) wait;
-    # then home cells may go below their floor (flagged: they learn little); then the
-    # costliest home cells wait. After each step the cells that stay are planned
+    # order: every cell at its model's declared floor (min_work); then cells away from
+    # their model's home corpora (the corpora its paper used) may go below it (flagged:
+    # they learn little, but the matrix keeps its cells); then the costliest of them
+    # wait; then home cells may go below their floor (flagged); then the costliest home
+    # cells wait. After each step the cells that stay are planned
     # again, so what the deferred cells leave goes back to the others' work; then
     # deferred cells that fit after all come back, cheapest first.
     deferred: dict = {}
     shares = fit(list(table), declared)
+    away = {c: (MIN_SHARE if not home(c) else declared[c]) for c in table}
     if limit is not None and total(shares) > limit:
-        shares = fit(list(defer(shares, [c for c in shares if not home(c)])), declared)
+        shares = fit(list(shares), away)
+    if limit is not None and total(shares) > limit:
+        shares = fit(list(defer(shares, [c for c in shares if not home(c)])), away)
     if limit is not None and total(shares) > limit:
         floor = {c: MIN_SHARE for c in shares}
         shares = fit(list(shares), floor)
@@ -455,9 +460,9 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         # deferral stops at the first cell that makes the rest fit at their current
         # shares; cheaper cells deferred on the way come back, cheapest first, while
         # the plan (planned again with each) still fits at the floors
-        floors = {**declared, **{c: MIN_SHARE for c in shares if shares[c] < declared[c]}}
+        floors = {**away, **{c: MIN_SHARE for c in shares if shares[c] < declared[c]}}
         for cell in sorted(deferred, key=deferred.get):
-            trial = fit(list(shares) + [cell], {**floors, cell: declared[cell]})
+            trial = fit(list(shares) + [cell], {**floors, cell: away[cell]})
             if total(trial) <= limit:
                 shares = trial
                 del deferred[cell]

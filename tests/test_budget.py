@@ -183,6 +183,30 @@ def test_cells_away_from_home_wait_before_home_cells_are_cut():
     assert p.shares[str(home)] >= cls.min_work
 
 
+def test_cells_away_from_home_go_below_their_floor_before_they_wait():
+    """Room for the home cell at its floor and the other at the least share: both run,
+    the home cell at or above its floor, the other below it and flagged."""
+    reg = registry()
+    cls = reg.model("emop3d")
+    cells = _cells(model="emop3d")
+    home = next(c for c in cells if c.dataset in cls.home_datasets)
+    away = next(c for c in cells if c.dataset not in cls.home_datasets)
+
+    def secs(cell, share):
+        ds = reg.dataset(cell.dataset)
+        return sum(budget.job_seconds(j, cls, ds.modalities, ds.task(cell.task), share, MACHINE)
+                   for j in _jobs([cell]))
+
+    whole = budget.plan(_jobs([home, away]), None, MACHINE)
+    fixed = whole.prepare_s / MACHINE.workers + whole.profile_s
+    room = (secs(home, cls.min_work) + secs(away, budget.MIN_SHARE)) / MACHINE.workers
+    assert secs(away, budget.MIN_SHARE) < secs(away, cls.min_work)
+    p = budget.plan(_jobs([home, away]), (fixed + room) / budget.SAFETY * 1.01 / 60, MACHINE)
+    assert not p.deferred and p.fits
+    assert p.shares[str(home)] >= cls.min_work and p.shares[str(away)] < cls.min_work
+    assert p.below_floor == [str(away)]
+
+
 def test_home_cells_go_below_their_declared_floor_before_any_is_deferred():
     reg = registry()
     cls = reg.model("emop3d")
