@@ -14,7 +14,9 @@ memory and predicts the test split once, afterwards, in the runner.
 
 from __future__ import annotations
 
+import fcntl
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import optuna
@@ -92,7 +94,48 @@ def prepare_storage(url: str | None) -> None:
     any worker starts (workers creating it at once race on ``alembic_version``).
     Nothing to do for ``None`` (each fold's study in memory)."""
     if url:
-        _open(url, create=True).engine.dispose()
+        with _schema_lock(url):
+            _open(url, create=True).engine.dispose()
+
+
+def _schema_complete(url: str) -> bool:
+    """Every Optuna table is there and the schema is stamped, which is the last
+    step of its creation. SQLite creates tables one by one outside a
+    transaction, so a worker that only asked whether ``studies`` exists could
+    start on a half-made schema and fail on a table not there yet."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
+            if not set(models.BaseModel.metadata.tables) <= names or "alembic_version" not in names:
+                return False
+            return conn.execute(sa.text("SELECT COUNT(*) FROM alembic_version")).scalar() > 0
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _schema_lock(url: str):
+    """Processes creating an SQLite schema take turns, by a lock file beside
+    the database; other databases create theirs in one transaction and a
+    collision is retried."""
+    import sqlalchemy as sa
+
+    database = sa.engine.make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.schema-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def storage_for(url: str | None):
@@ -102,11 +145,11 @@ def storage_for(url: str | None):
     if not url:
         return None
     if url not in _OPEN:
-        try:
+        if _schema_complete(url):
             _OPEN[url] = _open(url, create=False)
-            _OPEN[url].get_all_studies()  # the schema is there
-        except Exception:
-            _OPEN[url] = _open(url, create=True)
+        else:
+            with _schema_lock(url):
+                _OPEN[url] = _open(url, create=True)
     return _OPEN[url]
 
 

@@ -149,8 +149,12 @@ def _open_fresh_storage(url, barrier, errors):
         storage = tuning.storage_for(url)
         optuna.create_study(study_name=f"s{os.getpid()}", storage=storage).optimize(
             lambda t: t.suggest_float("x", 0, 1), n_trials=3)
-    except Exception as exc:
-        errors.put(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # the whole chain: Optuna's own message hides the database's
+        chain = []
+        while exc is not None and len(chain) < 5:
+            chain.append(f"{type(exc).__name__}: {exc}")
+            exc = exc.__cause__ or exc.__context__
+        errors.put(" <- ".join(chain))
 
 
 def test_workers_opening_a_fresh_storage_at_once_do_not_fail(tmp_path):
@@ -166,6 +170,24 @@ def test_workers_opening_a_fresh_storage_at_once_do_not_fail(tmp_path):
     found = [errors.get() for _ in range(errors.qsize())] if not errors.empty() else []
     assert found == [] and all(p.exitcode == 0 for p in procs)
     assert len(optuna.get_all_study_names(url)) == 4
+
+
+def test_a_half_made_schema_is_completed_not_used(tmp_path):
+    # SQLite creates Optuna's tables one at a time: a worker arriving between two
+    # of them saw ``studies`` and failed later on a table not made yet
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    engine = sa.create_engine(url)
+    tables = models.BaseModel.metadata.sorted_tables  # in the order create_all makes them
+    made = [t for t in tables if not t.name.startswith("trial")]
+    models.BaseModel.metadata.create_all(engine, tables=made)
+    engine.dispose()
+    storage = tuning.storage_for(url)
+    optuna.create_study(study_name="s", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1),
+                                                                n_trials=2)
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == 2
 
 
 def test_an_unusable_optuna_storage_is_named(tmp_path):
