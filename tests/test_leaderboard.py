@@ -156,3 +156,25 @@ def test_params_of_an_unprofiled_row_say_so_instead_of_the_paper_config(reg, tmp
     for e in t.entries:
         cells = [c.strip() for c in next(x for x in lines if f"| {e.model} " in x).split("|")]
         assert cells[col] == "not profiled", cells
+
+
+def test_the_work_column_shows_the_budget_share_and_flags_a_share_below_the_floor(reg, tmp_path, monkeypatch):
+    import dataclasses
+    from types import SimpleNamespace
+
+    from emobench.leaderboard import render
+    floor = 0.5
+    monkeypatch.setattr(reg.model("linear"), "min_work", floor, raising=False)
+    assert render._work(SimpleNamespace(model="linear", identity={})) == "1"
+    assert render._work(SimpleNamespace(model="linear", identity={"knobs": {"work": floor}})) == f"{floor:g}"
+    below = render._work(SimpleNamespace(model="linear", identity={"knobs": {"work": floor / 4}}))
+    assert below == f"{floor / 4:g} (below floor {floor:g})"
+    url = f"sqlite:///{tmp_path}/r.db"
+    _run(reg, url)
+    (t,) = lb.collect(Store(url))
+    cut = dataclasses.replace(t.entries[0], identity={**t.entries[0].identity, "knobs": {"work": 0.25}})
+    lines = lb.render_table(dataclasses.replace(t, entries=[cut, *t.entries[1:]]), []).splitlines()
+    col = [c.strip() for c in lines[0].split("|")].index("work")
+    rows = [[c.strip() for c in x.split("|")] for x in lines[2:] if x.startswith("|")]
+    assert t.entries[0].model == "linear"
+    assert [r[col] for r in rows] == ["0.25 (below floor 0.5)"] + ["1"] * (len(rows) - 1)

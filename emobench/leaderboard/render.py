@@ -92,12 +92,27 @@ def _model_label(name: str) -> str:
     return name
 
 
+def _work(e: Entry) -> str:
+    """The share of the default work the time budget left the row (1 = whole);
+    under the model's declared floor (``min_work``) it says the model learns little."""
+    share = float(((e.identity or {}).get("knobs") or {}).get("work", 1.0))
+    if share >= 1.0:
+        return "1"
+    try:
+        from emobench.plugins import registry
+
+        floor = float(getattr(registry().model(e.model), "min_work", 0.0) or 0.0)
+    except Exception:
+        floor = 0.0
+    return f"{share:g} (below floor {floor:g})" if share < floor else f"{share:g}"
+
+
 def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
     profs = profs if isinstance(profs, list) else []
     per_seq = any(math.isfinite(e.per_sequence_ccc) for e in t.entries)
     head = ["rank", "model", "input", f"{t.metric} (95% CI)", "seeds"]
     head += ["per-seq CCC"] if per_seq else []
-    head += ["Δ vs best (p)", "Holm p", "folds", "trials", "params", "p50 ms", "FPS", "real-time"]
+    head += ["Δ vs best (p)", "Holm p", "folds", "trials", "work", "params", "p50 ms", "FPS", "real-time"]
     body, rank = [], 0
     for e in t.entries:
         rank += 1
@@ -126,7 +141,7 @@ def render_table(t: Table, profs: list[dict] | dict | None = None) -> str:
         row = [r, _model_label(e.model), _inputs(e), ci_txt, _seeds(e)]
         row += [_fmt(e.per_sequence_ccc)] if per_seq else []
         size = (why if not prof else "not reported") if params is None else f"{int(params):,}"
-        row += [diff, holm, folds, e.trials, size,
+        row += [diff, holm, folds, e.trials, _work(e), size,
                 _fmt(fig.get("p50_ms"), 2) if prof else why, _fmt(fps, 1) if prof else why, rt]
         body.append(row)
     out = tabulate(body, head, tablefmt="github", disable_numparse=True)
@@ -166,7 +181,9 @@ k ≤ 16, else 10,000 random swaps, printed `< x` when none was as extreme; seed
 through the per-seed scores). `Holm p` adjusts those p-values for the comparisons of that table
 (Holm's step-down); `≈` marks an entry whose Holm-adjusted p exceeds {ALPHA}, i.e. not shown to
 differ from the best. `folds` is folds run / folds of the protocol; a partial entry is marked and
-ranked after the complete ones; `regrouped`: the profile's fold cap regrouped a
+ranked after the complete ones; `work` is the share of the profile's default training work
+(epochs or clips) the time budget left the entry (1 = all of it; `below floor` = under the
+least share the model declares it learns with, so it learns little); `regrouped`: the profile's fold cap regrouped a
 cross-validation's test sets into that many folds, every subject still tested
 (protocol version `+capped<n>`); entries on other test items are not compared. `params`, `p50 ms`, `FPS` are those of the row's
 tuned configuration and model version (`emobench profile`, batch 1); `not profiled` says no
