@@ -172,6 +172,7 @@ class Plan:
     profile_s: float = 0.0         # latency profiling after the folds (in the driver)
     deferred: dict = field(default_factory=dict)  # cell -> estimated seconds, left out of this run
     below_floor: list = field(default_factory=list)  # cells cut below their model's declared min_work
+    home: list = field(default_factory=list)  # planned cells of models on their home corpora
 
     @property
     def total_s(self) -> float:
@@ -482,7 +483,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
                 prepare_s=standins_of(shares), shared_s=shared_of(shares),
                 shared={str(c): dict(once[c]) for c in shares if once[c]},
                 profile_s=profiling_of(shares), deferred=deferred,
-                below_floor=[c for c in below if c not in {str(d) for d in deferred}])
+                below_floor=[c for c in below if c not in {str(d) for d in deferred}],
+                home=sorted(str(c) for c in shares if home(c)))
 
 
 def _fmt_s(s: float) -> str:

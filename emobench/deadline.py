@@ -7,6 +7,11 @@ run then overruns by the same factor. The gate closes the gap at cell granularit
 a cell that has started always finishes (an entry is never cut to some of its
 folds), a cell that would end after the budget does not start, and the summary
 lists it with the way to run it (a rerun resumes: every finished fold is reused).
+
+The gate keeps the planner's priorities: the cells of a model on its home corpora
+(the corpora its paper used, ``Plan.home``) run last, being the costliest, yet are
+the cells a reader looks for; an away cell starts only while the home cells not
+started yet still fit after it, so when the pace runs behind, away cells give way.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class Gate:
     estimated_s: float = 0.0
     charged: set = field(default_factory=set)
     due: dict = field(default_factory=dict)       # cell -> shared seconds its first job pays
+    home: set = field(default_factory=set)        # cells of models on their home corpora
+    gave_way: set = field(default_factory=set)    # refused cells that alone would have fitted
 
     def __post_init__(self):
         self.cell_of = {k: c for c, keys in self.cells.items() for k in keys}
@@ -46,7 +53,9 @@ class Gate:
         cells: dict = {}
         for j in todo:
             cells.setdefault(j.cell, []).append(j.key)
-        return cls(dict(plan.seconds), cells, dict(plan.shared), max(1, workers), deadline, clock)
+        home = {c for c in cells if str(c) in set(getattr(plan, "home", ()) or ())}
+        return cls(dict(plan.seconds), cells, dict(plan.shared), max(1, workers), deadline, clock,
+                   home=home)
 
     @property
     def ratio(self) -> float:
@@ -67,9 +76,15 @@ class Gate:
             return False
         own, shared = self._cell_s(job.cell)
         need = own + shared
-        end = self.clock() + (self.pending_s + need) * self.ratio / self.workers
+        # home cells not started yet (shared work counted once, which underestimates
+        # nothing: a stage two home cells share is paid by the first)
+        held = 0.0 if job.cell in self.home else sum(
+            sum(self._cell_s(c)) for c in self.home if c not in self.started and c not in self.refused)
+        end = self.clock() + (self.pending_s + need + held) * self.ratio / self.workers
         if end > self.deadline:
             self.refused[job.cell] = need
+            if held and end - held * self.ratio / self.workers <= self.deadline:
+                self.gave_way.add(job.cell)
             return False
         self.started.add(job.cell)
         self.pending_s += need

@@ -89,3 +89,21 @@ def test_the_executors_ask_for_each_job_when_a_worker_is_about_to_be_free():
     asked.clear()
     got = sorted(executors.processes(abs, list(range(-9, 0)), 2, admit))
     assert got == [2, 4, 6, 8] and len(asked) == 9
+
+
+def test_away_cells_give_way_to_the_home_cells_still_to_run():
+    # b (away, cheap) would fit alone, but then the home cell h, last in the
+    # cheap-first order, could not: b waits and h runs
+    todo = [J("a0", "a"), J("b0", "b"), J("h0", "h")]
+    seconds = {"a0": 10.0, "b0": 20.0, "h0": 30.0}
+    plan = type("P", (), {"seconds": seconds, "shared": {}, "home": ["h"]})()
+    gate = Gate.for_plan(plan, todo, 1, 50.0, Clock())
+    assert gate.admit(todo[0])  # 10 + the home cell's 30 = 40 <= 50
+    assert not gate.admit(todo[1])  # 10 + 20 + 30 = 60 > 50
+    assert gate.admit(todo[2])
+    assert set(gate.refused) == {"b"} and gate.gave_way == {"b"}
+    # without a home cell to keep, b runs and a later cell waits as before
+    plain = type("P", (), {"seconds": seconds, "shared": {}})()
+    gate = Gate.for_plan(plain, todo, 1, 50.0, Clock())
+    assert gate.admit(todo[0]) and gate.admit(todo[1]) and not gate.admit(todo[2])
+    assert gate.gave_way == set()
