@@ -184,7 +184,14 @@ def tune(model_cls: type[Model], train, valid, ctx: FitContext, *, trials: int, 
     def objective(trial: optuna.Trial) -> float:
         params = {name: suggest(trial, name, dist) for name, dist in space.items()}
 
+        last = [-1]
+
         def report(step: int, value: float) -> None:
+            # a model trained in stages (the AV agent's branches, then its policy)
+            # counts its epochs again from 0 in each; Optuna ignores a step it has
+            # seen (with a warning), so a later stage's reports go on after the last
+            step = max(int(step), last[0] + 1)
+            last[0] = step
             if math.isfinite(value):
                 trial.report(value, step)
                 if trial.should_prune():

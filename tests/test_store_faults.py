@@ -235,3 +235,32 @@ def test_a_cache_that_cannot_be_written_warns_once_and_runs_uncached(tmp_path, m
     monkeypatch.undo()  # the disk has room again: the next miss is stored
     cache.get_or_compute("key0", lambda: compute(0))
     assert cache.stats()["writes"] == 1 and "key0" in cache
+
+
+def test_a_model_trained_in_stages_reports_every_stage_to_the_pruner(tmp_path, recwarn):
+    # the AV agent counts epochs from 0 in each stage; Optuna dropped the later
+    # stages' reports (step already reported) with a warning per report
+    from emobench.data import Task
+    from emobench.model import FitContext
+    from plugin_kit import Slow
+
+    class Staged(Slow):
+        name = "staged"
+
+        def fit(self, train, valid, ctx):
+            for stage in range(2):
+                for epoch in range(3):
+                    ctx.report(epoch, 0.1 * (3 * stage + epoch))
+            return self
+
+        def predict(self, samples):
+            return [0.0 for _ in samples]
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    ctx = FitContext(task=Task("t", "regression"), modalities={}, profile="smoke", seed=0,
+                     score=lambda s, p: 0.0)
+    tuning.tune(Staged, [], [], ctx, trials=1, seed=0, storage=tuning.storage_for(url), study_name="s")
+    (trial,) = optuna.load_study(study_name="s", storage=url).trials
+    assert sorted(trial.intermediate_values) == list(range(6))
+    assert trial.intermediate_values[5] == pytest.approx(0.5)
+    assert not [w for w in recwarn if "already reported" in str(w.message)]
