@@ -92,6 +92,16 @@ class Gate:
         self.charged |= set(self.shared.get(str(job.cell), {}))
         return True
 
+    __call__ = admit
+
+    def come_back(self, job) -> bool:
+        """Asked once every job was offered: a cell that gave way to the home cells
+        (all started or refused by now) starts if it still ends inside the budget."""
+        if job.cell in self.gave_way and job.cell not in self.started:
+            self.gave_way.discard(job.cell)
+            self.refused.pop(job.cell, None)
+        return self.admit(job)
+
     def finished(self, key: str, seconds: float | None) -> None:
         # the cell's first finished job carried its shared work (a pretraining stage)
         est = self.seconds.get(key, 0.0) + self.due.pop(self.cell_of.get(key), 0.0)

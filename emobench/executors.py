@@ -64,8 +64,22 @@ def _init_worker(threads: int | None, parent_pid: int | None = None) -> None:
 
 def _admitted(jobs: Iterable, admit: Callable | None) -> Iterator:
     # jobs are asked for one at a time, when a worker is about to be free, so
-    # ``admit`` (the budget's clock, emobench.deadline) decides with what is known then
-    return (j for j in jobs if admit is None or admit(j))
+    # ``admit`` (the budget's clock, emobench.deadline) decides with what is known then;
+    # a clock with ``come_back`` asks again, once every job was offered, for the jobs
+    # it held back for later ones (cells that gave way to the home-corpus cells)
+    if admit is None:
+        yield from jobs
+        return
+    again = getattr(admit, "come_back", None)
+    later = []
+    for j in jobs:
+        if admit(j):
+            yield j
+        elif again is not None:
+            later.append(j)
+    for j in later:
+        if again(j):
+            yield j
 
 
 def inline(fn: Callable, jobs: Iterable, admit: Callable | None = None) -> Iterator:

@@ -195,7 +195,7 @@ def _execute_all(todo, summary: Summary, jobs: int, scheduler: str | None, progr
                  gate=None) -> None:
     from emobench import executors
 
-    admit = gate.admit if gate is not None else None
+    admit = gate  # None without a budget; callable, and asks again for the cells held back
     if scheduler:
         it = executors.dask(execute, todo, scheduler, max(1, jobs), admit)
     elif jobs > 1:

@@ -107,3 +107,21 @@ def test_away_cells_give_way_to_the_home_cells_still_to_run():
     gate = Gate.for_plan(plain, todo, 1, 50.0, Clock())
     assert gate.admit(todo[0]) and gate.admit(todo[1]) and not gate.admit(todo[2])
     assert gate.gave_way == set()
+
+
+def test_a_cell_that_gave_way_comes_back_when_the_home_cells_leave_it_room():
+    todo = [J("a0", "a"), J("b0", "b"), J("b1", "b"), J("h0", "h")]
+    seconds = {"a0": 10.0, "b0": 10.0, "b1": 10.0, "h0": 30.0}
+    plan = type("P", (), {"seconds": seconds, "shared": {}, "home": ["h"]})()
+    clock = Clock()
+    gate = Gate.for_plan(plan, todo, 1, 50.0, clock)
+    offered = executors._admitted(todo, gate)
+    assert next(offered) == todo[0] and next(offered) == todo[3]  # b gave way to h
+    for j, took in ((todo[0], 5.0), (todo[3], 15.0)):  # both took half their estimate
+        gate.finished(j.key, took)
+    clock.t = 20.0
+    assert list(offered) == [todo[1], todo[2]]  # 20 + 20 x 0.5 ends inside 50: b runs
+    assert gate.refused == {} and gate.gave_way == set()
+    gate = Gate.for_plan(plan, todo, 1, 50.0, Clock())
+    assert list(executors._admitted(todo, gate)) == [todo[0], todo[3]]  # no room came: b waits
+    assert set(gate.refused) == {"b"}
