@@ -97,7 +97,7 @@ class Gate:
     def come_back(self, job) -> bool:
         """Asked once every job was offered: a cell that gave way to the home cells
         (all started or refused by now) starts if it still ends inside the budget."""
-        if job.cell in self.gave_way and job.cell not in self.started:
+        if job.cell in self.gave_way:
             self.gave_way.discard(job.cell)
             self.refused.pop(job.cell, None)
         return self.admit(job)

@@ -184,9 +184,8 @@ def _late_skips(gate, summary: Summary, minutes: float) -> None:
         summary.skips.append(
             f"{cell.dataset}/{cell.task} x {cell.model} x {cell.protocol}: deferred at run time: "
             f"estimated {secs / 60:.1f} min x {gate.ratio:.2f} (this run's measured/estimated) would "
-            f"end after the {minutes:g}-minute budget"
-            + (" with the home-corpus cells still to run" if cell in gate.gave_way else "")
-            + "; rerun to run it (finished folds are reused), or --budget")
+            f"end after the {minutes:g}-minute budget; rerun to run it (finished folds are reused), "
+            f"or --budget")
     summary.skipped += len(gate.refused)
     summary.cells -= len(gate.refused)
 

@@ -78,16 +78,21 @@ def _inputs(e: Entry) -> str:
     return ", ".join(sorted(set((e.inputs or {}).values()))) or "n/a"
 
 
-def _model_label(name: str) -> str:
-    """The model's name; a pretrained model that is not trained here (``pretrained``,
-    no search space) says so, so a zero-shot row is never read as a trained one."""
+def _model_cls(name: str):
+    """The registered model class, or None when it is not installed here."""
     try:
         from emobench.plugins import registry
 
-        cls = registry().model(name)
+        return registry().model(name)
     except Exception:
-        return name
-    if getattr(cls, "pretrained", False) and not cls.search_space():
+        return None
+
+
+def _model_label(name: str) -> str:
+    """The model's name; a pretrained model that is not trained here (``pretrained``,
+    no search space) says so, so a zero-shot row is never read as a trained one."""
+    cls = _model_cls(name)
+    if cls is not None and getattr(cls, "pretrained", False) and not cls.search_space():
         return f"{name} (pretrained, not tuned)"
     return name
 
@@ -98,12 +103,7 @@ def _work(e: Entry) -> str:
     share = float(((e.identity or {}).get("knobs") or {}).get("work", 1.0))
     if share >= 1.0:
         return "1"
-    try:
-        from emobench.plugins import registry
-
-        floor = float(getattr(registry().model(e.model), "min_work", 0.0) or 0.0)
-    except Exception:
-        floor = 0.0
+    floor = float(getattr(_model_cls(e.model), "min_work", 0.0) or 0.0)
     return f"{share:g} (below floor {floor:g})" if share < floor else f"{share:g}"
 
 
