@@ -1,5 +1,7 @@
 """Profiler: figures, FLOP counts, backend equality and the Pareto plot."""
 
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -161,13 +163,16 @@ def test_wrong_backend_is_rejected():
 
 
 @pytest.mark.parametrize("backend", ["channels_last", "jit", "onnx"])
-def test_fast_backends_match_eager(backend):
+def test_fast_backends_match_eager(backend, tmp_path, monkeypatch):
     if backend == "onnx":
         pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     torch.manual_seed(1)
     fig = profile_module(Small().eval(), torch.randn(1, 1, 16, 16), batch=3, threads=1, backend=backend, iters=5,
                          min_time=0.05)
     assert fig["backend"] == backend and fig["fps_batchN"] > 0
+    # an exported graph does not outlive its session
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("emobench-")] == []
 
 
 def test_source_fps_definition():

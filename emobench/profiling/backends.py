@@ -230,18 +230,20 @@ def _onnx(module, example, threads):
         raise BackendUnavailable("onnxruntime is not installed (pip install emobench[realtime])") from exc
     xs = _tensors(example)
     names = [f"input{i}" for i in range(len(xs))]
-    path = os.path.join(tempfile.mkdtemp(prefix="emobench-onnx-"), "model.onnx")
     try:
-        # The exporter prints progress and, on failure, whole graphs: keep them out of reports.
-        with warnings.catch_warnings(), _quiet_fds():
-            warnings.simplefilter("ignore")
-            # The legacy exporter takes well under a second; dynamo takes several.
-            torch.onnx.export(copy.deepcopy(module), xs, path, input_names=names, output_names=["output"],
-                              dynamic_axes={n: {0: "batch"} for n in names}, dynamo=False)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
-        opts.inter_op_num_threads = 1
-        session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        # the session holds the graph in memory: the exported file goes once it is loaded
+        with tempfile.TemporaryDirectory(prefix="emobench-onnx-") as tmp:
+            path = os.path.join(tmp, "model.onnx")
+            # The exporter prints progress and, on failure, whole graphs: keep them out of reports.
+            with warnings.catch_warnings(), _quiet_fds():
+                warnings.simplefilter("ignore")
+                # The legacy exporter takes well under a second; dynamo takes several.
+                torch.onnx.export(copy.deepcopy(module), xs, path, input_names=names, output_names=["output"],
+                                  dynamic_axes={n: {0: "batch"} for n in names}, dynamo=False)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+            opts.inter_op_num_threads = 1
+            session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise BackendUnavailable(f"ONNX export or load failed: {type(exc).__name__}: {first}") from exc
