@@ -4,6 +4,8 @@ The cost of one job (a (cell, fold, seed)) is
 
     overhead_s + trials x (fixed_s + gflop / (machine GFLOP/s x efficiency))
 
+(``trials`` is 1 for a fold's later training seeds: they train the
+configuration the first seed's tuning chose)
 where ``gflop``, ``efficiency`` and ``fixed_s`` come from the model's
 declared :meth:`~emobench.model.Model.cost` for the fold's size and the
 chosen knobs, the machine's GFLOP/s is a one-off fp32 matmul measurement of
@@ -272,7 +274,9 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
     from emobench import online
 
     size = _size(job)
-    knobs = {"work": share, "profile": job.profile, "trials": job.trials, **size, **(extra or {}),
+    # a later training seed trains its fold's tuned configuration once (emobench.fold)
+    trials = 1 if getattr(job, "tuned_by", "") else job.trials
+    knobs = {"work": share, "profile": job.profile, "trials": trials, **size, **(extra or {}),
              # whether the fold also streams its test clips for the online protocol
              "online": online.wanted(model_cls, task, getattr(getattr(job, "cell", None), "dataset", ""))}
     c = model_cls.cost(modalities, task, int(size.get("n_train", 0)), knobs,
@@ -286,7 +290,7 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
         c = {"seconds": rate * share * int(size.get("n_train", 0))}
     trial = float(c.get("seconds", 0.0)) + m.seconds(float(c.get("gflop", 0.0)),
                                                       float(c.get("efficiency", 0.3)))
-    return m.overhead_s + job.trials * trial
+    return m.overhead_s + trials * trial
 
 
 def shared_seconds(cjobs, model_cls, m: Machine) -> dict[str, float]:
@@ -315,6 +319,8 @@ def _rekey(job, share: float):
     knobs = {"work": share}
     ident = {**(getattr(job, "identity", None) or {}), "knobs": knobs}
     changes = dict(key=content_key(job.key, "knobs", knobs)[:32], knobs=knobs)
+    if getattr(job, "tuned_by", ""):  # its fold's first seed, re-keyed alike (one share per cell)
+        changes["tuned_by"] = content_key(job.tuned_by, "knobs", knobs)[:32]
     if hasattr(job, "identity_key"):
         changes.update(identity=ident, identity_key=content_key("identity", ident)[:16])
     return dataclasses.replace(job, **changes)
@@ -352,7 +358,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
             secs = [job_seconds(j, cls, ds.modalities, task, s, m, extra) if first.get(
                 (j.seed, _size(j).get("group", j.fold_index))) == j.key else m.overhead_s for j in cjobs]
             if any(x is None for x in secs):
-                secs = [m.overhead_s + j.trials * UNDECLARED_TRIAL_S for j in cjobs]
+                secs = [m.overhead_s + (1 if getattr(j, "tuned_by", "") else j.trials)
+                        * UNDECLARED_TRIAL_S for j in cjobs]
                 if s == 1.0:
                     undeclared.append(str(cell))
             rows[s] = secs

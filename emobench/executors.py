@@ -62,51 +62,92 @@ def _init_worker(threads: int | None, parent_pid: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-def _admitted(jobs: Iterable, admit: Callable | None) -> Iterator:
-    # jobs are asked for one at a time, when a worker is about to be free, so
-    # ``admit`` (the budget's clock, emobench.deadline) decides with what is known then;
-    # a clock with ``come_back`` asks again, once every job was offered, for the jobs
-    # it held back for later ones (cells that gave way to the home-corpus cells)
-    if admit is None:
-        yield from jobs
-        return
-    again = getattr(admit, "come_back", None)
-    later = []
-    for j in jobs:
-        if admit(j):
-            yield j
-        elif again is not None:
-            later.append(j)
-    for j in later:
-        if again(j):
-            yield j
+class Queue:
+    """Jobs in plan order, handed out one at a time when a worker is about to be
+    free, so ``admit`` (the budget's clock, emobench.deadline) decides with what is
+    known then; a clock with ``come_back`` is asked again, once every job was
+    offered, for the jobs it held back for later ones (cells that gave way to the
+    home-corpus cells).
+
+    A job that reuses another's tuning (``Job.tuned_by``: a later training seed
+    of a fold) waits while that job is still to finish in this run: started
+    beside it, it would have to tune again itself."""
+
+    def __init__(self, jobs: Iterable, admit: Callable | None = None):
+        self.todo = list(jobs)
+        self.admit = admit
+        self.again = getattr(admit, "come_back", None)
+        self.unfinished = {k for k in (getattr(j, "key", None) for j in self.todo) if k is not None}
+        self.later: list = []
+        self.waiting: list = []
+        self.offered = 0
+
+    def done(self, job) -> None:
+        self.unfinished.discard(getattr(job, "key", None))
+
+    def _blocked(self, job) -> bool:
+        dep = getattr(job, "tuned_by", "") or ""
+        return bool(dep) and dep in self.unfinished
+
+    def take(self, force: bool = False):
+        """The next job to start, or None when none may start now (``force``:
+        nothing is running, so a waiting job starts rather than none)."""
+        for j in self.waiting:
+            if not self._blocked(j):
+                self.waiting.remove(j)
+                return j
+        while self.offered < len(self.todo):
+            j = self.todo[self.offered]
+            self.offered += 1
+            if self.admit is not None and not self.admit(j):
+                if self.again is not None:
+                    self.later.append(j)
+                continue
+            if self._blocked(j):
+                self.waiting.append(j)
+                continue
+            return j
+        while self.later:
+            j = self.later.pop(0)
+            if self.again(j):
+                if self._blocked(j):
+                    self.waiting.append(j)
+                    continue
+                return j
+        if force and self.waiting:
+            return self.waiting.pop(0)
+        return None
 
 
 def inline(fn: Callable, jobs: Iterable, admit: Callable | None = None) -> Iterator:
-    for job in _admitted(jobs, admit):
-        yield fn(job)
+    queue = Queue(jobs, admit)
+    while (job := queue.take(force=True)) is not None:
+        out = fn(job)
+        queue.done(job)
+        yield out
 
 
 def processes(fn: Callable, jobs: list, n: int, admit: Callable | None = None) -> Iterator:
     ctx = mp.get_context("spawn")  # fork after torch/OpenMP initialisation can deadlock
     threads = max(1, (mp.cpu_count() or 1) // n)
-    queue = _admitted(jobs, admit)
+    queue = Queue(jobs, admit)
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, os.getpid())) as pool:
-        running: set = set()
+        running: dict = {}
 
         def fill():  # one job queued behind each worker keeps them busy
-            for job in queue:
-                running.add(pool.submit(fn, job))
-                if len(running) >= 2 * n:
+            while len(running) < 2 * n:
+                job = queue.take(force=not running)
+                if job is None:
                     break
+                running[pool.submit(fn, job)] = job
 
         try:
             fill()
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    running.discard(fut)
+                    queue.done(running.pop(fut))
                     yield fut.result()
                 fill()
         except BaseException:  # interrupted (or the caller stopped): start no queued job,
@@ -135,18 +176,29 @@ def dask(fn: Callable, jobs: list, scheduler: str, n: int, admit: Callable | Non
         client = Client(scheduler)
     try:
         # pure=False: a job is a side effect (it writes to the store), never deduplicated
-        queue = _admitted(jobs, admit)
+        queue = Queue(jobs, admit)
         try:  # a remote cluster's own workers, else the local ones
             size = len(client.scheduler_info().get("workers", {})) or n
         except Exception:
             size = n
         window = len(jobs) if admit is None else 2 * max(1, n, size)
-        futures = dask_completed([client.submit(fn, j, pure=False) for _, j in zip(range(window), queue)])
+        running: dict = {}
+        futures = dask_completed()
+
+        def fill():
+            while len(running) < window:
+                job = queue.take(force=not running)
+                if job is None:
+                    break
+                fut = client.submit(fn, job, pure=False)
+                running[fut.key] = job
+                futures.add(fut)
+
+        fill()
         for fut in futures:
+            queue.done(running.pop(fut.key))
             yield fut.result()
-            nxt = next(queue, None)
-            if nxt is not None:
-                futures.add(client.submit(fn, nxt, pure=False))
+            fill()
     finally:
         client.close()
         if cluster is not None:

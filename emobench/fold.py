@@ -16,7 +16,7 @@ import time
 import traceback
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from emobench.model import FitContext, pick_device
 from emobench.plugins import registry
 from emobench.protocols import check_fold, fold_checksum, for_version
 from emobench.store import Store, StoreError, pack_predictions
-from emobench.tuning import storage_for, tune
+from emobench.tuning import TuningResult, storage_for, tune
 from emobench.validate import LabelProblem, exclude_invalid_labels
 
 
@@ -248,16 +248,15 @@ def _run_fold(job: Job) -> dict:
     # Folds that differ only in their test set (one per culture, say) share the
     # tuned model: tuning never sees the test split, so re-tuning would only repeat it.
     tuned_key = content_key(c.dataset, c.task, c.model, model_cls.version, job.fingerprint,
-                            job.profile, job.trials, job.seed, sorted(fold.train), sorted(fold.valid),
-                            dict(job.knobs), [p.identity() for p in ctx.pretraining])
+                            job.profile, job.trials, job.seed, bool(job.tuned_by), sorted(fold.train),
+                            sorted(fold.valid), dict(job.knobs), [p.identity() for p in ctx.pretraining])
     if _TUNED.get("key") == tuned_key:
-        result = _TUNED["result"]
+        result, tuning = _TUNED["result"], _TUNED["tuning"]
     else:
         _TUNED.clear()
-        result = tune(model_cls, train, valid, ctx, trials=job.trials, seed=job.seed,
-                      storage=storage_for(job.optuna_url), study_name=job.key)
+        result, tuning = _tuned(job, model_cls, train, valid, ctx)
         interrupts.check()  # a swallowed interrupt in the last trial must not be cached
-        _TUNED.update(key=tuned_key, result=result)
+        _TUNED.update(key=tuned_key, result=result, tuning=tuning)
     t_tune = time.time() - t0
     t1 = time.time()
     preds = result.model.predict([s.without_labels() for s in test])
@@ -284,6 +283,7 @@ def _run_fold(job: Job) -> dict:
                     "data": job.fingerprint, "model_version": model_cls.version,
                     "identity": job.identity, "identity_key": job.identity_key,
                     "seed": job.seed, "seeds": job.identity.get("seeds", [job.seed]),
+                    "tuning": tuning,
                     "split_seed": job.split_seed,
                     "deterministic": bool(getattr(model_cls, "deterministic", False)),
                     "folds": {"run": job.folds_run, "total": job.n_folds}, "inputs": job.inputs,
@@ -296,6 +296,36 @@ def _run_fold(job: Job) -> dict:
                                      **group_columns(test),  # per-group leaderboard tables
                                      **online.fold_arrays(result.model, test, task, c.dataset)),
     )
+
+
+def _tuned(job: Job, model_cls, train, valid, ctx: FitContext):
+    """The fold's model for this job and how it was configured: tuned here (the
+    fold's first seed), or the first seed's tuned configuration trained once with
+    this job's seed (``Job.tuned_by``), read from the store; when that job has not
+    finished (it failed, or runs elsewhere) it is tuned again here as it would
+    tune (its seed, its trials: the same configuration)."""
+    space = set(model_cls.search_space(ctx.profile))
+
+    def record(r, seed):
+        return {"params": _jsonable({k: v for k, v in r.params.items() if k in space}),
+                "trials": r.n_trials, "seed": seed, "value": float(r.value)}
+
+    if not job.tuned_by:
+        r = tune(model_cls, train, valid, ctx, trials=job.trials, seed=job.seed,
+                 storage=storage_for(job.optuna_url), study_name=job.key)
+        return r, record(r, job.seed)
+    rec = store_for(job.store_url).tuning(job.tuned_by)
+    source = "stored"
+    if not rec or not isinstance(rec.get("params"), dict):
+        first = (job.identity.get("seeds") or [job.seed])[0]
+        rec = record(tune(model_cls, train, valid, replace(ctx, seed=first), trials=job.trials,
+                          seed=first), first)
+        source = "tuned again"
+    model = model_cls(**rec["params"])
+    model.fit(train, valid, ctx)  # ctx.seed: this job's training seed
+    result = TuningResult(model, {**model_cls.default_params(), **rec["params"]}, float("nan"),
+                          int(rec.get("trials") or 0), 0, 0)
+    return result, {**rec, "tuned_by": job.tuned_by, "source": source}
 
 
 def _param_count(model_cls, ds, task, fitted=None):

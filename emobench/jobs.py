@@ -1,6 +1,9 @@
 """Planning: cells -> folds -> jobs, each named by what determines its result.
 
-A job is one (cell, fold, training seed). Its key is a content key over the
+A job is one (cell, fold, training seed). A fold is tuned once, by the job of
+its first seed; the jobs of the other seeds train the configuration it chose
+(``Job.tuned_by``), so a fold costs ``trials + seeds - 1`` fits, not
+``trials x seeds``. Its key is a content key over the
 leaderboard *identity* of its entry (:func:`identity`), the fold's name and the
 training seed, so two rows share a key only when they would be the same
 number, and a rerun skips every job already ``done``.
@@ -38,6 +41,8 @@ from emobench.validate import exclude_invalid_labels
 
 SPLIT_SEED = 0      # fold assignment; never varied by --seed or the seed count
 PLAN_FORMAT = "2"   # bump when the cached fold plan's content changes
+# how a multi-seed fold is tuned; in the identity, so rows tuned otherwise never pool
+TUNING = "first seed, then each seed trains the tuned configuration"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class Job:
     knobs: dict = field(default_factory=dict, hash=False, compare=False)
     # the model's pretraining corpora for this cell (emobench.pretraining.Corpus)
     pretraining: tuple = field(default=(), hash=False, compare=False)
+    # a later training seed: the key of its fold's first-seed job, whose tuned
+    # configuration it trains once with its own seed ("" : this job tunes)
+    tuned_by: str = field(default="", hash=False, compare=False)
 
 
 @dataclass
@@ -277,10 +285,15 @@ def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials,
                      trials, cell_seeds)
     if corpora:  # only then: the identities of models without a first stage stay as they were
         ident["pretraining"] = [p.identity() for p in corpora]
+    if len(cell_seeds) > 1:
+        # the fold is tuned once, on its first seed; the other seeds train that
+        # configuration, so the seeds' spread is the training seed's alone
+        ident["tuning"] = TUNING
     ikey = identity_key(ident)
     inputs = model_cls.resolve_inputs(ds.modalities) or {}
     out = []
     for i in idx:
+        first = ""
         for seed in cell_seeds:
             key = content_key("job", ident, folds[i]["name"], seed)[:32]
             out.append(Job(key, c, i, folds[i]["name"], len(folds), len(idx), proto.pool_folds, seed,
@@ -289,7 +302,8 @@ def _cell_jobs(reg, c: Cell, ds, src, fp: dict, profile: Profile, seeds, trials,
                            ikey, ident, dict(inputs), info,
                            {**dict(zip(("n_train", "n_valid", "n_test"),
                                        folds[i]["labelled"].get(c.task, [0, 0, 0]))),
-                            "group": folds[i]["group"]}, pretraining=tuple(corpora)))
+                            "group": folds[i]["group"]}, pretraining=tuple(corpora), tuned_by=first))
+            first = first or key
     return out
 
 

@@ -299,6 +299,14 @@ class Store:
         with self.engine.connect() as c:
             return c.execute(sa.select(results.c.status).where(results.c.key == key)).scalar()
 
+    @_named("reading the tuning of fold {key}")
+    def tuning(self, key: str) -> dict | None:
+        """The tuned configuration a finished job recorded (``provenance["tuning"]``)."""
+        with self.engine.connect() as c:
+            prov = c.execute(sa.select(results.c.provenance).where(results.c.key == key)
+                             .where(results.c.status == "done")).scalar()
+        return (prov or {}).get("tuning") if isinstance(prov, dict) else None
+
     @_named("reading results")
     def rows(self, status: str | None = "done", with_predictions: bool = False) -> list[dict]:
         cols = [c for c in results.c if with_predictions or c.name != "predictions"]

@@ -115,13 +115,13 @@ def test_a_cell_that_gave_way_comes_back_when_the_home_cells_leave_it_room():
     plan = type("P", (), {"seconds": seconds, "shared": {}, "home": ["h"]})()
     clock = Clock()
     gate = Gate.for_plan(plan, todo, 1, 50.0, clock)
-    offered = executors._admitted(todo, gate)
-    assert next(offered) == todo[0] and next(offered) == todo[3]  # b gave way to h
+    offered = executors.Queue(todo, gate)
+    assert offered.take() == todo[0] and offered.take() == todo[3]  # b gave way to h
     for j, took in ((todo[0], 5.0), (todo[3], 15.0)):  # both took half their estimate
         gate.finished(j.key, took)
     clock.t = 20.0
-    assert list(offered) == [todo[1], todo[2]]  # 20 + 20 x 0.5 ends inside 50: b runs
+    assert [offered.take(), offered.take(), offered.take()] == [todo[1], todo[2], None]  # b runs
     assert gate.refused == {} and gate.gave_way == set()
     gate = Gate.for_plan(plan, todo, 1, 50.0, Clock())
-    assert list(executors._admitted(todo, gate)) == [todo[0], todo[3]]  # no room came: b waits
+    assert list(executors.inline(lambda j: j, todo, gate)) == [todo[0], todo[3]]  # no room came: b waits
     assert set(gate.refused) == {"b"}

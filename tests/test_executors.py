@@ -64,3 +64,45 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path, kind):
     for p in orphans:  # never leave them behind, even when the test fails
         os.kill(p, signal.SIGKILL)
     assert not orphans, f"workers {orphans} outlived their killed driver"
+
+
+class _Job:
+    def __init__(self, key, tuned_by="", folder=""):
+        self.key, self.tuned_by, self.folder = key, tuned_by, folder
+
+
+def _tune_or_reuse(job):
+    # a later seed finds its fold's tuning finished, else it would tune again
+    mark = os.path.join(job.folder, job.key)
+    if job.tuned_by and not os.path.exists(os.path.join(job.folder, job.tuned_by)):
+        return f"{job.key} tuned again"
+    time.sleep(0.0 if job.tuned_by else 0.5)
+    open(mark, "w").close()
+    return job.key
+
+
+def test_a_job_reusing_a_tuning_waits_for_it_and_others_go_first():
+    from emobench.executors import Queue
+
+    a, b, c = _Job("a"), _Job("b", tuned_by="a"), _Job("c")
+    q = Queue([a, b, c])
+    assert q.take() is a and q.take() is c  # b waits for a, c goes before it
+    assert q.take() is None and q.take(force=True) is b  # nothing running: b rather than none
+    q = Queue([a, b])
+    assert q.take() is a and q.take() is None
+    q.done(a)
+    assert q.take() is b and q.take(force=True) is None
+    # a dependency outside this run (in the store already, or skipped) holds nothing back
+    q = Queue([b])
+    assert q.take() is b
+
+
+@pytest.mark.parametrize("kind", ["inline", "processes"])
+def test_workers_start_a_later_seed_only_after_its_tuning(kind, tmp_path):
+    from emobench import executors
+
+    jobs = [_Job("s0", folder=str(tmp_path)), _Job("s1", "s0", str(tmp_path)),
+            _Job("s2", "s0", str(tmp_path))]
+    it = (executors.inline(_tune_or_reuse, jobs) if kind == "inline"
+          else executors.processes(_tune_or_reuse, jobs, 2))
+    assert sorted(it) == ["s0", "s1", "s2"]

@@ -43,6 +43,50 @@ def test_stochastic_models_run_each_fold_once_per_seed_on_the_same_folds(reg, tm
     assert {r["seed"] for r in linear} == {0} and linear[0]["provenance"]["identity"]["seeds"] == [0]
 
 
+def test_a_fold_is_tuned_once_and_its_other_seeds_train_the_chosen_configuration(reg, tmp_path,
+                                                                                 monkeypatch):
+    fits = []
+    real_fit = plugin_kit.Slow.fit
+
+    def counted(self, train, valid, ctx):
+        fits.append((ctx.seed, self.params["ridge"]))
+        return real_fit(self, train, valid, ctx)
+
+    monkeypatch.setattr(plugin_kit.Slow, "fit", counted)
+    s = run(reg, tmp_path, model="slow", task="level", seeds=3, trials=3, max_folds=1)
+    assert s.run == 3 and s.failed == 0
+    by_seed = {r["seed"]: r for r in rows(tmp_path)}
+    first = by_seed[0]["provenance"]["tuning"]
+    assert first["trials"] == 3 and "tuned_by" not in first
+    for seed in (1, 2):
+        t = by_seed[seed]["provenance"]["tuning"]
+        assert t["tuned_by"] == by_seed[0]["key"] and t["source"] == "stored"
+        assert t["params"] == first["params"] and by_seed[seed]["n_trials"] == 3
+    # 3 trials on seed 0, then one fit per other seed with the tuned ridge and its own seed
+    assert len(fits) == 3 + 2
+    assert [f for f in fits[3:]] == [(1, first["params"]["ridge"]), (2, first["params"]["ridge"])]
+    # the tuning trials never train with the seeds the other rows train with
+    assert {seed for seed, _ in fits[:3]}.isdisjoint({1, 2})
+    # a later seed that runs before its first seed (a failure, another worker) tunes as the
+    # first seed would, to the same configuration
+    con = sqlite3.connect(f"{tmp_path}/r.db")
+    con.execute("DELETE FROM results WHERE seed IN (0, 2)")
+    con.commit()
+    con.close()
+    from emobench import executors, fold
+    fold._TUNED.clear()  # this process's last tuning, as a new worker has none
+    plain = executors.Queue.__init__
+    monkeypatch.setattr(executors.Queue, "__init__",
+                        lambda self, jobs, admit=None: plain(self, list(jobs)[::-1], admit))
+    monkeypatch.setattr(executors.Queue, "_blocked", lambda self, job: False)
+    s = run(reg, tmp_path, model="slow", task="level", seeds=3, trials=3, max_folds=1, jobs=1)
+    again = {r["seed"]: r for r in rows(tmp_path)}
+    assert s.run == 2 and again[2]["provenance"]["tuning"]["source"] == "tuned again"
+    assert again[2]["provenance"]["tuning"]["params"] == again[0]["provenance"]["tuning"]["params"] \
+        == first["params"]
+    assert again[2]["key"] == by_seed[2]["key"] and again[2]["score"] == by_seed[2]["score"]
+
+
 def test_seed_count_version_and_trials_each_make_a_new_identity(reg, tmp_path, monkeypatch):
     def key(**kw):
         run(reg, tmp_path, model="slow", task="level", max_folds=1, **kw)
