@@ -317,3 +317,27 @@ def test_lock_wait_gives_up(tmp_path, monkeypatch):
     finally:
         os.close(fd)
     assert out["a"].tolist() == [1.0, 1.0]
+
+
+def test_a_process_serves_recent_entries_from_memory_and_never_a_replaced_one(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    c = ArrayCache(tmp_path)
+    key = content_key("recent")
+    c.put(key, _arrays())
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    first, second = c.get(key), c.get(key)
+    assert len(reads) == 1  # the second read came from memory
+    second["x"][0, 0] = 7  # a private copy, as from the file
+    assert c.get(key)["x"][0, 0] == 0
+    c.put(key, {"x": np.ones(2)})  # a changed computation: a new file, a new digest
+    np.testing.assert_array_equal(c.get(key)["x"], np.ones(2))
+    # the memory is bounded: entries over the budget are dropped, oldest first
+    monkeypatch.setenv("EMOBENCH_MEMORY_CACHE_MB", "0.01")
+    for i in range(5):
+        c.put(content_key("recent", i), {"x": np.zeros(250)})  # 2 kB each, 10 kB budget
+        c.get(content_key("recent", i))
+    from emobench.media import cache as C
+    assert C._RECENT.bytes <= 0.01 * 2 ** 20

@@ -12,6 +12,12 @@ Entries are written to a temporary file in the same folder and moved into place
 with :func:`os.replace`, which is atomic on POSIX and Windows: concurrent
 processes never produce a half-written entry, and :meth:`ArrayCache.get_or_compute`
 lets only one of them compute a key while the others wait for its entry. Arrays are stored without pickle (``allow_pickle=False``).
+
+Each process keeps the entries it read last in memory (:class:`_Recent`, at most
+``EMOBENCH_MEMORY_CACHE_MB``, default 1024 MB), keyed by the entry's file name and
+so by its digest: a worker runs the seeds and folds of one cell one after the
+other, and each used to read, check and decode every video again. A reader gets
+its own copy, as from the file.
 """
 
 from __future__ import annotations
@@ -41,6 +47,46 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 # A fixed zip timestamp makes the file bytes depend on the arrays only, so two
 # processes that compute the same result write byte-identical entries.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+class _Recent:
+    """The arrays of the entries this process read last, up to a byte budget (LRU)."""
+
+    def __init__(self):
+        from collections import OrderedDict
+
+        self.entries: "OrderedDict[str, dict]" = OrderedDict()
+        self.bytes = 0
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def budget() -> int:
+        try:
+            return int(float(os.environ.get("EMOBENCH_MEMORY_CACHE_MB", "1024")) * 2 ** 20)
+        except ValueError:
+            return 2 ** 30
+
+    def get(self, name: str) -> dict | None:
+        with self.lock:
+            found = self.entries.get(name)
+            if found is not None:
+                self.entries.move_to_end(name)
+            return found
+
+    def put(self, name: str, arrays: dict) -> None:
+        size = sum(a.nbytes for a in arrays.values())
+        limit = self.budget()
+        if size > limit // 4:  # one huge entry would evict everything else
+            return
+        with self.lock:
+            self.entries[name] = arrays
+            self.bytes += size
+            while self.bytes > limit and self.entries:
+                _, old = self.entries.popitem(last=False)
+                self.bytes -= sum(a.nbytes for a in old.values())
+
+
+_RECENT = _Recent()
 # How long a process waits for another that computes the same entry before
 # computing it itself (a stuck holder must not stall a run).
 LOCK_WAIT_S = 900.0
@@ -223,6 +269,10 @@ class ArrayCache:
         counted in ``rebuilt``, and the lookup counts as a miss.
         """
         for path in self.entries(key):
+            recent = _RECENT.get(str(path))  # the file name holds its digest
+            if recent is not None:
+                self._count("hits")
+                return {name: a.copy() for name, a in recent.items()}
             try:
                 data = path.read_bytes()
             except FileNotFoundError:  # removed by another process meanwhile
@@ -238,6 +288,7 @@ class ArrayCache:
                 self._discard(path)
                 continue
             self._count("hits")
+            _RECENT.put(str(path), {name: a.copy() for name, a in arrays.items()})
             return arrays
         self._count("misses")
         return None

@@ -29,9 +29,12 @@ PAPER = ("VTT video emotion recognition: ResNet-18 with temporal shift "
 WINDOW = 4
 
 
-def rgb_frames(sample: Sample, size: int, crop: float = 1.0) -> np.ndarray:
+def rgb_frames(sample: Sample, size: int, crop: float = 1.0, uint8: bool = False) -> np.ndarray:
     """(T, size, size, 3) float32 RGB in [0, 1] from the sample's face video; ``crop`` < 1
-    keeps the central ``crop`` of the face box's side (read at size / crop, then cut)."""
+    keeps the central ``crop`` of the face box's side (read at size / crop, then cut).
+    ``uint8``: RGB bytes, a view of the cached frames (training and prediction read a
+    few windows of each video, converted to [0, 1] per batch: converting a whole long
+    video per trial was most of a BioVid fold)."""
     full = size if crop >= 1.0 else int(round(size / crop))
     frames = np.asarray(sample.x("face_video", size=(full, full), gray=False))
     if frames.ndim == 3:  # a grey corpus: replicate the channel
@@ -42,7 +45,15 @@ def rgb_frames(sample: Sample, size: int, crop: float = 1.0) -> np.ndarray:
     if full != size:
         lo = (full - size) // 2
         frames = frames[:, lo:lo + size, lo:lo + size]
-    return (frames[..., ::-1] / 255.0).astype(np.float32)  # the media room gives BGR
+    rgb = frames[..., ::-1]  # the media room gives BGR
+    return rgb if uint8 else (rgb / 255.0).astype(np.float32)
+
+
+def unit_range(x):
+    """A uint8 tensor as float32 in [0, 1] (a float tensor as it is)."""
+    import torch
+
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
 def standardise(x):
@@ -96,7 +107,7 @@ def augment(clips, rng: np.random.Generator, flip_only: bool = False):
 
 class TSMResNet(Model):
     name = "tsm-resnet"
-    version = "4"  # 4: one static stage per corpus set for every seed; 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
+    version = "5"  # 5: frames kept as bytes until a batch needs them (float32 rounding); 4: one static stage per corpus set for every seed; 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
     paper = PAPER
     description = ("ResNet-18 with a causal quarter-channel temporal shift after layer1-3 "
                    "on 4-frame RGB face clips (the VTT system)")
@@ -269,7 +280,7 @@ class TSMResNet(Model):
         self.windows_ = int(self._knob("windows_per_video", self.EVAL_WINDOWS, ctx.profile))
         self.crop_ = float(self._knob("crop", self.CROP, ctx.profile))
         self.normalise_ = bool(self._knob("normalise", self.NORMALISE, ctx.profile))
-        videos = [rgb_frames(s, self.size_, self.crop_) for s in train]
+        videos = [rgb_frames(s, self.size_, self.crop_, uint8=True) for s in train]
         self.one_frame_ = all(len(v) == 1 for v in videos)
         labels = [np.atleast_1d(np.asarray(s.y)).reshape(-1).astype(np.int64) for s in train]
         # ImageNet / AffectNet weights are ResNet-18's: width 64 unless set otherwise
@@ -314,7 +325,8 @@ class TSMResNet(Model):
 
         def run(clips: np.ndarray, ys: np.ndarray, frames: int) -> None:
             for start in range(0, len(clips), batch):
-                xb = torch.from_numpy(clips[start:start + batch, -frames:]).permute(0, 1, 4, 2, 3)
+                xb = unit_range(torch.from_numpy(clips[start:start + batch, -frames:]))
+                xb = xb.permute(0, 1, 4, 2, 3)
                 if aug:
                     xb = augment(xb, rng, flip_only=aug == "flip")
                 if self.normalise_:
@@ -357,7 +369,7 @@ class TSMResNet(Model):
 
         dev = next(self.net_.parameters()).device
         with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(clips)).permute(0, 1, 4, 2, 3)
+            x = unit_range(torch.from_numpy(np.ascontiguousarray(clips))).permute(0, 1, 4, 2, 3)
             if getattr(self, "normalise_", False):
                 x = standardise(x)
             return self.net_(x.to(dev)).double().cpu().numpy()
@@ -391,7 +403,7 @@ class TSMResNet(Model):
             raise RuntimeError("tsm-resnet: predict before fit()")
         out = []
         for s in samples:
-            frames = rgb_frames(s, self._input_size(), getattr(self, "crop_", 1.0))
+            frames = rgb_frames(s, self._input_size(), getattr(self, "crop_", 1.0), uint8=True)
             if getattr(self, "frame_level_", False):
                 try:
                     n = s.n_labels
