@@ -62,11 +62,16 @@ UNDECLARED_TRIAL_S = 0.15
 # default run on the 2-core EPYC (per-job seconds against the plan, 1,022 jobs;
 # docs/performance.md). The work share scales them (it scales epochs). A model's
 # own Model.cost, when declared, replaces its entry.
+# The whole default run on the 2-core AMX Xeon (docs/performance.md, fifth measurement)
+# then measured frame-cnn at 2.0-2.5x, the GRU at 0.2-0.5x on clips, the MLP at 0.1-0.6x
+# on clips, the pain variant at 0.4x and `mean` (charged as undeclared) at under 0.1x:
+# those entries were rescaled by it.
 MEASURED_TRIAL_S_PER_RECORDING = {
-    "sequence-rnn": {"clip": 0.08, "frame": 0.9}, "mlp": {"clip": 0.03, "frame": 0.3},
+    "sequence-rnn": {"clip": 0.03, "frame": 0.9}, "mlp": {"clip": 0.01, "frame": 0.2},
     "tiny-emotionet": {"frame": 0.13}, "tiny-emotionet-model-a": {"frame": 1.5},
-    "tiny-emotionet-pain": {"frame": 0.06}, "frame-cnn": {"clip": 0.2, "frame": 0.2},
-    "tsm-resnet": {"clip": 1.3, "frame": 1.3}, "mini-xception-fer": {"clip": 0.04, "frame": 0.04},
+    "tiny-emotionet-pain": {"frame": 0.03}, "frame-cnn": {"clip": 0.45, "frame": 0.45},
+    "tsm-resnet": {"clip": 1.3, "frame": 1.3}, "mini-xception-fer": {"clip": 0.06, "frame": 0.06},
+    "mean": {"clip": 0.0005, "frame": 0.001},
     # the audio-visual agent's branches on the tiny RML stand-in (12 training clips; decoding included)
     "av-visual": {"clip": 3.0}, "av-audio": {"clip": 2.8}, "av-agent": {"clip": 1.9},
 }
@@ -78,6 +83,12 @@ PROFILE_S_PER_CELL = 0.35
 # A corpus that declares no standin_seconds: writing its stand-in and reading it
 # the first time (the declared figures are measured by scripts/bench_first_read.py).
 PREPARE_S = 10.0
+# The machine the declared standin_seconds were measured on (the 2-core EPYC's 1-thread
+# matmul rate): writing and decoding scale with the machine like the matmul does. The
+# 2-core AMX Xeon (218 GFLOP/s) wrote every stand-in in 52.8 s against the EPYC's 120 s
+# (2.3x; BioVid 16.7 s against 52.0), and its whole run from an empty cache spent about
+# 1.9 min before the first fold, against 4.5 min charged unscaled.
+PREPARE_REFERENCE_GFLOPS = 90.0
 SAFETY = 0.85  # plan to 85 % of the budget: the estimate is a model, the clock is not
 
 
@@ -175,6 +186,11 @@ class Plan:
     deferred: dict = field(default_factory=dict)  # cell -> estimated seconds, left out of this run
     below_floor: list = field(default_factory=list)  # cells cut below their model's declared min_work
     home: list = field(default_factory=list)  # planned cells of models on their home corpora
+    # the deferred cells' jobs at the least share and their estimated seconds: offered
+    # after every planned job, each started only if the clock says it still fits
+    # (emobench.deadline), so a machine faster than the estimate uses its margin
+    spare: list = field(default_factory=list)
+    spare_seconds: dict = field(default_factory=dict)
 
     @property
     def total_s(self) -> float:
@@ -330,7 +346,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     """Choose a work share per cell so the estimate fits ``minutes`` (None: no
     budget, every share 1), and order the jobs cheap cells first. The budget
     covers the whole run: writing and first reading each corpus's stand-in (its
-    declared ``standin_seconds``, charged whether or not it is written already,
+    declared ``standin_seconds`` scaled to this machine's matmul rate, charged
+    whether or not it is written already,
     so a rerun plans the same jobs), the folds, and the latency profiling after
     them (charged with ``--no-latency`` too, for the same reason)."""
     from emobench.plugins import registry
@@ -369,7 +386,8 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     # per cell and share: the jobs' summed and largest seconds (the search below asks often)
     summed = {c: {s: sum(v) for s, v in rows.items()} for c, rows in table.items()}
     peak = {c: {s: max(v) for s, v in rows.items()} for c, rows in table.items()}
-    standin_s = {d: float(getattr(reg.dataset(d), "standin_seconds", PREPARE_S))
+    speed = PREPARE_REFERENCE_GFLOPS / max(m.gflops, 1e-6)
+    standin_s = {d: float(getattr(reg.dataset(d), "standin_seconds", PREPARE_S)) * speed
                  for d in {c.dataset for c in table}}
 
     # A model may declare the least share it still learns well with (min_work); the
@@ -486,12 +504,19 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
             seconds[nj.key] = sec
     cell_cost = {c: sum(table[c][shares[c]]) for c in shares}
     planned.sort(key=lambda j: (cell_cost[j.cell], str(j.cell), j.seed, j.fold_index))
+    spare, spare_seconds = [], {}
+    for cell in sorted(deferred, key=deferred.get):  # cheapest first, at the least share
+        for j, sec in sorted(zip(by_cell[cell], table[cell][MIN_SHARE]),
+                             key=lambda js: (js[0].seed, js[0].fold_index)):
+            nj = _rekey(j, MIN_SHARE)
+            spare.append(nj)
+            spare_seconds[nj.key] = sec
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
                 prepare_s=standins_of(shares), shared_s=shared_of(shares),
                 shared={str(c): dict(once[c]) for c in shares if once[c]},
                 profile_s=profiling_of(shares), deferred=deferred,
                 below_floor=[c for c in below if c not in {str(d) for d in deferred}],
-                home=sorted(str(c) for c in shares if home(c)))
+                home=sorted(str(c) for c in shares if home(c)), spare=spare, spare_seconds=spare_seconds)
 
 
 def _fmt_s(s: float) -> str:
@@ -512,7 +537,8 @@ def describe(p: Plan) -> list[str]:
             cut += " (below the model's declared floor: learns little)"
         lines.append(f"estimate {_fmt_s(secs)}  {counts[name]:3d} jobs  {name}{cut}")
     for cell, secs in sorted(p.deferred.items(), key=lambda kv: kv[1]):
-        lines.append(f"deferred {_fmt_s(secs)}           {cell}  (over the budget at its floor share)")
+        lines.append(f"deferred {_fmt_s(secs)}           {cell}  (over the budget at its floor share; "
+                     f"runs last if the clock leaves room)")
     budget = "no budget" if p.budget_s is None else f"budget {p.budget_s / 60:.1f} min"
     verdict = "fits" if p.fits else "DOES NOT FIT (every costly cell is at its floor share)"
     if p.deferred:

@@ -54,8 +54,8 @@ class Gate:
         for j in todo:
             cells.setdefault(j.cell, []).append(j.key)
         home = {c for c in cells if str(c) in set(getattr(plan, "home", ()) or ())}
-        return cls(dict(plan.seconds), cells, dict(plan.shared), max(1, workers), deadline, clock,
-                   home=home)
+        seconds = {**plan.seconds, **(getattr(plan, "spare_seconds", None) or {})}
+        return cls(seconds, cells, dict(plan.shared), max(1, workers), deadline, clock, home=home)
 
     @property
     def ratio(self) -> float:

@@ -72,11 +72,12 @@ class Streamer:
     stream and re-predicts offline, which is exact but slow; models override
     it with an incremental version that gives the same outputs.
 
-    A streamer whose output at each step depends on that step's input alone (a
-    window classifier) may also define ``push_many(xs)``: the outputs of
-    ``push`` for each of ``xs`` in order, computed in one batch. The online
-    evaluation uses it when present (it gives the same trace, without a forward
-    pass per window); the latency profile always times ``push``.
+    A streamer that never decides early may also define ``push_many(xs)``: the
+    outputs of ``push`` for each of ``xs`` in order, leaving its state as those
+    pushes would, computed in batches (a window classifier's windows at once;
+    EmoP3D's due clips, TSM's one causal pass). The online evaluation uses it
+    when present (the same trace, without a forward pass per step at batch 1);
+    the latency profile always times ``push``.
     """
 
     def __init__(self, model: "Model", kind: str, task: Task, **spec):

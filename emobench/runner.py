@@ -126,10 +126,17 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
 
             summary.budget = budget.plan(plan.jobs, minutes, budget.machine(jobs), reg)
             plan.jobs = summary.budget.jobs
-            plan.skips += [Skip(c.dataset, c.task, c.model, c.protocol,
-                                f"deferred: estimated {secs / 60:.1f} min at the smallest work share does "
-                                f"not fit the {minutes:g}-minute budget (--budget or --model selects it)")
-                           for c, secs in summary.budget.deferred.items()]
+            deferred = {c: Skip(c.dataset, c.task, c.model, c.protocol,
+                                f"deferred: estimated {secs / 60:.1f} min at the smallest work share "
+                                f"does not fit the {minutes:g}-minute budget (--budget or --model "
+                                f"selects it)")
+                        for c, secs in summary.budget.deferred.items()}
+        else:
+            deferred = {}
+        spare = list(summary.budget.spare) if summary.budget is not None else []
+        if dry_run or not spare:
+            plan.skips += list(deferred.values())
+            deferred = {}
         for msg in plan.notices:
             warn(msg)
         summary.notices = list(plan.notices)
@@ -138,9 +145,13 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         summary.skipped = len(skipped) + len(plan.skips)
         summary.skips = [f"{s.dataset}/{s.task} x {s.model} x {s.protocol}: {s.reason}"
                          for s in plan.skips]
-        done = _done_keys(store_url, [j.key for j in plan.jobs], create=not dry_run)
+        done = _done_keys(store_url, [j.key for j in plan.jobs + spare], create=not dry_run)
         todo = [j for j in plan.jobs if j.key not in done]
         summary.reused = len(plan.jobs) - len(todo)
+        # the deferred cells go last, each only if the clock says it still fits
+        spare_todo = [j for j in spare if j.key not in done]
+        ran = {j.cell for j in spare} - {j.cell for j in spare_todo}  # finished in an earlier run
+        summary.reused += sum(j.key in done for j in spare)
         if dry_run:
             _dry_run_report(plan, done, log)
             if summary.budget is not None:
@@ -158,13 +169,16 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         if summary.budget is not None and summary.budget.budget_s:
             from emobench.deadline import Gate
 
-            gate = Gate.for_plan(summary.budget, todo, summary.budget.machine.workers,
+            gate = Gate.for_plan(summary.budget, todo + spare_todo, summary.budget.machine.workers,
                                  started + summary.budget.budget_s - summary.budget.profile_s)
         try:
-            _execute_all(todo, summary, jobs, scheduler, progress, gate)
+            _execute_all(todo + spare_todo, summary, jobs, scheduler, progress, gate)
         finally:
+            if gate is not None:
+                ran |= gate.started & set(deferred)
+            _spare_cells(summary, deferred, ran, spare)
             if gate is not None and gate.refused:
-                _late_skips(gate, summary, minutes)
+                _late_skips(gate, summary, minutes, set(deferred))
         return summary
     except KeyboardInterrupt:
         code = interrupts.exit_code(interrupts.received() or signal.SIGINT)
@@ -178,16 +192,31 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         interrupts.restore()
 
 
-def _late_skips(gate, summary: Summary, minutes: float) -> None:
-    """The cells the budget's clock kept from starting, listed like the planner's deferrals."""
-    for cell, secs in gate.refused.items():
+def _spare_cells(summary: Summary, deferred: dict, ran: set, spare: list) -> None:
+    """The planner's deferred cells after the run: those that ran in the room the clock
+    left (now or in an earlier run) count as cells of the run, the others as skipped."""
+    for cell, skip in deferred.items():
+        if cell in ran:
+            summary.cells += 1
+            summary.planned += sum(j.cell == cell for j in spare)
+        else:
+            summary.skips.append(f"{skip.dataset}/{skip.task} x {skip.model} x {skip.protocol}: "
+                                 f"{skip.reason}")
+            summary.skipped += 1
+
+
+def _late_skips(gate, summary: Summary, minutes: float, planned_out=frozenset()) -> None:
+    """The cells the budget's clock kept from starting, listed like the planner's deferrals
+    (a cell the plan deferred is listed with the planner's reason already)."""
+    refused = {c: s for c, s in gate.refused.items() if c not in planned_out}
+    for cell, secs in refused.items():
         summary.skips.append(
             f"{cell.dataset}/{cell.task} x {cell.model} x {cell.protocol}: deferred at run time: "
             f"estimated {secs / 60:.1f} min x {gate.ratio:.2f} (this run's measured/estimated) would "
             f"end after the {minutes:g}-minute budget; rerun to run it (finished folds are reused), "
             f"or --budget")
-    summary.skipped += len(gate.refused)
-    summary.cells -= len(gate.refused)
+    summary.skipped += len(refused)
+    summary.cells -= len(refused)
 
 
 def _execute_all(todo, summary: Summary, jobs: int, scheduler: str | None, progress,

@@ -17,3 +17,4 @@ class FakeJob:
     identity: dict = dataclasses.field(default_factory=dict, hash=False, compare=False)
     identity_key: str = ""
     pretraining: tuple = dataclasses.field(default=(), hash=False, compare=False)
+    tuned_by: str = dataclasses.field(default="", hash=False, compare=False)

@@ -19,8 +19,10 @@ def _jobs(cells, n_train=20, folds=3, seeds=3, trials=4):
         det = getattr(reg.model(c.model), "deterministic", False)
         for f in range(folds):
             for s in range(1 if det else seeds):
+                # a fold is tuned on its first seed; the others train its configuration
                 out.append(FakeJob(f"{c}-{f}-{s}", c, f, s, trials,
-                                   size={"n_train": n_train, "n_valid": 10, "n_test": 20, "group": f}))
+                                   size={"n_train": n_train, "n_valid": 10, "n_test": 20, "group": f},
+                                   tuned_by=f"{c}-{f}-0" if s else ""))
     return out
 
 
@@ -52,6 +54,13 @@ def test_emop3d_cost_is_declared_flops_over_the_machine_rate():
     assert secs == pytest.approx(0.5 + 4 * c["gflop"] / (100.0 * c["efficiency"]))
     half = budget.job_seconds(job, cls, ds.modalities, task, 0.5, MACHINE)
     assert half < secs  # the work share cuts the clip budget
+    # a later seed trains the tuned (searched) configuration once and predicts the test split
+    later = FakeJob("k1", None, 0, 1, 4, size=job.size, tuned_by="k")
+    once = cls.cost(ds.modalities, task, 40, {**knobs, "trials": 1})
+    assert once["gflop"] == pytest.approx(fwd * (3 * searched + (10 * cls.default_epochs + 10 + 20)
+                                                 * predicted))
+    assert budget.job_seconds(later, cls, ds.modalities, task, 1.0, MACHINE) == pytest.approx(
+        0.5 + once["gflop"] / (100.0 * once["efficiency"]))
     # a measured length of 8 frames (a stand-in EMER clip) is one padded clip per video
     short = cls.cost(ds.modalities, task, 40, {**knobs, "frames": 8})
     train1 = min(cls.CLIP_BUDGET["default"], 40 * 1 * cls.default_epochs)
@@ -160,6 +169,15 @@ def test_whole_default_matrix_fits_the_default_budget():
     assert sum("deferred" in ln and "over the budget" in ln for ln in lines) == len(p.deferred)
     flagged = [ln for ln in lines if "below the model's declared floor" in ln]
     assert len(flagged) == len(p.below_floor)
+    # the deferred cells' jobs wait at the least share, after every planned job
+    assert {j.cell for j in p.spare} == set(p.deferred)
+    assert all(j.knobs == {"work": budget.MIN_SHARE} for j in p.spare)
+    # on the 2-core AMX Xeon's measured matmul rate the whole registered matrix is planned
+    xeon = budget.Machine(gflops=218.0, workers=2, threads=1, overhead_s=budget.OVERHEAD_S,
+                          source="2-core Xeon")
+    whole = budget.plan(jobs, prof.budget_minutes, xeon)
+    assert not whole.deferred and whole.total_s <= 20 * 60 * budget.SAFETY, budget.describe(whole)[-3:]
+    assert {j.cell for j in whole.jobs} == set(cells)
 
 
 def test_cells_away_from_home_wait_before_home_cells_are_cut():

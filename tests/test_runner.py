@@ -138,3 +138,22 @@ def test_a_cell_that_would_end_after_the_budget_does_not_start_and_a_rerun_runs_
     assert late.skips and all("deferred at run time" in s and "rerun" in s for s in late.skips)
     again = run(reg, tmp_path, model="linear", budget_minutes=1.0)  # the clock starts anew
     assert again.run == 4 and again.failed == 0 and not any("run time" in s for s in again.skips)
+
+
+def test_a_cell_the_plan_deferred_runs_last_when_the_clock_leaves_room(reg, tmp_path, monkeypatch):
+    from emobench import budget
+
+    # every job estimated at 20 s: one of the two cells does not fit a 1-minute plan
+    slow = budget.Machine(gflops=100.0, workers=1, threads=1, overhead_s=20.0, source="test")
+    monkeypatch.setattr(budget, "machine", lambda workers=1, **kw: slow)
+    dry = run(reg, tmp_path, model="linear", budget_minutes=1.0, dry_run=True)
+    assert sum("deferred: estimated" in s for s in dry.skips) == 1
+    s = run(reg, tmp_path, model="linear", budget_minutes=1.0)
+    # the planned cell took well under its estimate: the deferred one ran after it
+    assert s.run == 4 and s.cells == 2 and s.failed == 0 and not s.skips
+    rows = Store(f"sqlite:///{tmp_path}/r.db").rows()
+    works = sorted((r["task"], (r["provenance"]["identity"].get("knobs") or {}).get("work", 1.0))
+                   for r in rows)
+    assert {w for _, w in works} >= {budget.MIN_SHARE}  # at the least share, on its row
+    again = run(reg, tmp_path, model="linear", budget_minutes=1.0)
+    assert again.run == 0 and again.reused == 4 and again.cells == 2 and not again.skips

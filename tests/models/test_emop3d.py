@@ -11,6 +11,7 @@ import torch
 from emobench.data import Modality, Recording, Sample, Task
 from emobench.model import FitContext
 from emobench_plugins.models import emop3d
+from emobench_plugins.models.emop3d import pyranet as emop3d_pyranet
 from emobench_plugins.models.emop3d.pyranet import WS3D, EmoP3DNet, PyraPool3D, standardize
 
 
@@ -74,6 +75,12 @@ def test_pool_matches_naive_loop():
         m = max(X[f, t + k, 2 * y + i, 2 * xx + j] for k in range(3) for i in range(2) for j in range(2))
         ref[f, t, y, xx] = m * Wp[f, 0, y, xx] + Bp[f, t, 0, 0]
     np.testing.assert_allclose(got, ref, atol=1e-6)
+    trained = pool(x).detach()
+    with torch.no_grad():  # inference takes the strided-maxima path: the very same values
+        assert torch.equal(pool(x), trained)
+        big = torch.randn(2, 2, 5, 9, 11)  # odd sides: the last row and column are left out
+        assert torch.equal(emop3d_pyranet._pool_forward(big, 3),
+                           torch.nn.functional.max_pool3d(big, (3, 2, 2), (1, 2, 2)))
 
 
 def test_standardize_per_frame():
@@ -238,6 +245,24 @@ def test_online_streamer_answers_short_clips_as_offline(fitted):
     # a stream for display (any other kind) keeps its per-clip outputs and waits for the window
     st = fitted.streamer("face_video", TASK)
     assert not st.cumulative and all(st.push(f) is None for f in fitted.online_stream(short[0]))
+
+
+@pytest.mark.parametrize("kind", ["online", "face_video"])
+def test_batched_pushes_equal_one_push_per_frame(fitted, kind, monkeypatch):
+    # short (padded windows) and long videos, with batches flushed inside a video
+    monkeypatch.setattr(emop3d.ClipStreamer, "FLUSH_CLIPS", 3)
+    videos = make_videos(3, 8)
+    frames = [videos[0].x("face_video")[:5], videos[1].x("face_video"),
+              np.concatenate([videos[2].x("face_video")] * 3)]
+    for f in frames:
+        one, many = fitted.streamer(kind, TASK), fitted.streamer(kind, TASK)
+        pushed = [one.push(x) for x in f]
+        batched = many.push_many(list(f))
+        assert [p is None for p in pushed] == [b is None for b in batched]
+        for p, b in zip(pushed, batched):
+            if p is not None:
+                np.testing.assert_allclose(b, p, atol=1e-6)
+        assert len(one.history) == len(many.history)
 
 
 def test_bad_labels_name_the_sample():

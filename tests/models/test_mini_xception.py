@@ -88,6 +88,9 @@ def test_fit_is_a_mapping_and_predict_uses_task_classes():
     streamer = model.streamer("face_video", task)
     p = streamer.push(face)
     assert p.shape == (2,) and p.argmax() == 1 and p.sum() == pytest.approx(1.0)
+    flipped = face[:, ::-1].copy()
+    many = streamer.push_many([face, flipped, face])  # the online trace's batch
+    np.testing.assert_allclose(np.stack(many), np.stack([p, streamer.push(flipped), p]), atol=1e-5)
 
 
 def test_hook_without_weights_registers_nothing(monkeypatch, tmp_path):

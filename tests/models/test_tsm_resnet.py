@@ -122,6 +122,10 @@ def test_trains_beyond_chance_and_streams_like_offline():
     expected = torch.softmax(torch.from_numpy(offline), -1).numpy()
     np.testing.assert_allclose(np.stack(online), expected, atol=1e-5)
     assert window_ending_at(rgb, 0).shape == (4, 24, 24, 3)
+    # the online trace's batch: the same answers, and a buffer left as the pushes leave it
+    many = model.streamer("face_video", task)
+    np.testing.assert_allclose(np.stack(many.push_many(list(frames[:-2]))), expected[:-2], atol=1e-5)
+    np.testing.assert_allclose(np.stack([many.push(f) for f in frames[-2:]]), expected[-2:], atol=1e-5)
 
 
 def test_one_causal_pass_equals_the_sliding_windows():

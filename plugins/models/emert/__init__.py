@@ -96,7 +96,9 @@ class EMERT(Model):
         variant, n = cls._variant(task)
         return sum(p.numel() for p in EMERTNet(n, variant).parameters())
 
-    EFFICIENCY: ClassVar[float] = 0.2  # small convolutions and LSTMs on a CPU (measured: docs/models.md)
+    # small convolutions and LSTMs on a CPU (measured: docs/models.md); the whole default
+    # run on the 2-core AMX Xeon measured 1.59x the estimate at 0.2 (docs/performance.md)
+    EFFICIENCY: ClassVar[float] = 0.13
     # forward GFLOP-equivalent of the LSTMs, projections and transformer per sample: 0.05
     # GFLOP counted, but 32 sequential LSTM steps of batch 16 run at a fraction of the
     # convolutions' rate (measured: docs/models.md)

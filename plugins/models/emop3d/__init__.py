@@ -169,8 +169,11 @@ class EmoP3D(Model):
     # GFLOP/s: the weighted-sum layers, normalisation and pooling are memory-bound.
     # The whole default run then measured 2.2x that per job (median over its 17
     # cells, 1.4-2.2x on most, 4-6x on BioVid's and IEMOCAP's longer videos:
-    # clip assembly and page faults grow with the clip count), so 0.014.
-    EFFICIENCY: ClassVar[float] = 0.014
+    # clip assembly and page faults grow with the clip count), so 0.014. The whole
+    # default run on the 2-core AMX Xeon then measured 1.6-2.4x on the corpora without
+    # online traces (docs/performance.md, fifth measurement), so 0.01; the online trace
+    # (a forward pass per due clip, and per frame before the window fills) is charged.
+    EFFICIENCY: ClassVar[float] = 0.01
     # The budget never cuts below a quarter of the default clip budget (500 clips):
     # EmoP3D learns well on the stand-ins at 1,000 clips per fold and weakly at a
     # few hundred; the whole matrix on 2 cores needs the lower floor (the share is
@@ -239,6 +242,10 @@ class EmoP3D(Model):
         watch = n_valid if profile == "paper" else min(n_valid, m._watch_count(work))
         # the test split is predicted once per job, not per trial
         infer = (watch * epochs + n_valid + n_test / trials) * predicted
+        if knobs.get("online"):  # ClipStreamer's trace of each test video (see its docstring)
+            n = max(1, int(round(frames))) if frames else cls.CLIPS_PER_VIDEO * stride + clip_len
+            passes = min(n, clip_len - 1) + (len(sample_clips(n, clip_len, stride)) if n >= clip_len else 0)
+            infer += n_test * passes / trials
         fwd = clip_gflop(len(task.classes) if task.classes else 6, clip_len, int(m.params["size"]))
         return {"gflop": fwd * (3 * train + infer), "efficiency": cls.EFFICIENCY, "seconds": 0.0}
 
@@ -490,6 +497,8 @@ class ClipStreamer(Streamer):
     answered from its first frame on at the cost of one forward pass per frame
     until the window fills."""
 
+    FLUSH_CLIPS = 256  # clips (16 x 100 x 100 bytes each) push_many holds before computing them
+
     def __init__(self, model: EmoP3D, kind: str, task: Task, **spec):
         super().__init__(model, kind, task, **spec)
         self.length = int(model.params["clip_len"])
@@ -521,6 +530,46 @@ class ClipStreamer(Streamer):
         probs = self.model.clip_probabilities(np.stack(self.frames)[None])[0]
         self.history.append(probs)
         return self._video_answer() if self.video else probs
+
+    def push_many(self, xs) -> list:
+        """``push`` over every frame of ``xs`` with the clips of all of them through
+        the network in full batches (the online trace of a test video pushed one
+        clip at a time was most of a fold's time on the longer stand-in videos)."""
+        due, clips, probs = [], [], []  # due per frame: None, or (clip index, a full window?)
+
+        def flush():  # a bounded batch of clips at a time: a long video's clips would not fit
+            if clips:
+                probs.extend(self.model.clip_probabilities(np.stack(clips)))
+                clips.clear()
+
+        for x in xs:
+            if len(clips) >= self.FLUSH_CLIPS:
+                flush()
+            self.frames.append(gray_frames(np.asarray(x)[None], self.size, "the stream")[0])
+            self.count += 1
+            if self.count < self.length:
+                if not self.video:
+                    due.append(None)
+                    continue
+                seen = list(self.frames)
+                clips.append(np.stack(seen + [seen[-1]] * (self.length - len(seen))))
+                due.append((len(probs) + len(clips) - 1, False))
+            elif (self.count - self.length) % self.hop:
+                due.append(None)
+            else:
+                clips.append(np.stack(self.frames))
+                due.append((len(probs) + len(clips) - 1, True))
+        flush()
+        out = []
+        for d in due:
+            if d is None:
+                out.append(None)
+            elif not d[1]:
+                out.append(probs[d[0]])
+            else:
+                self.history.append(probs[d[0]])
+                out.append(self._video_answer() if self.video else probs[d[0]])
+        return out
 
     def _video_answer(self) -> np.ndarray:
         """The offline video rule (:meth:`EmoP3D.predict_proba`) over the clips so far."""

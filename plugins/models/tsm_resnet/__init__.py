@@ -163,8 +163,17 @@ class TSMResNet(Model):
         return sum(p.numel() for p in ResNet18TSM(n).parameters())
 
     # fraction of this machine's fp32 matmul rate small-image convolutions reach (measured
-    # order of magnitude on the 2-core EPYC: docs/performance.md)
-    EFFICIENCY: ClassVar[float] = 0.13
+    # order of magnitude on the 2-core EPYC: docs/performance.md); the whole default run on
+    # the 2-core AMX Xeon measured 1.1-1.9x the estimate at 0.13 on the corpora without
+    # online traces or long videos (docs/performance.md, fifth measurement), so 0.1
+    EFFICIENCY: ClassVar[float] = 0.1
+    # seconds per video frame read for a fit or a prediction (the cached crops, copied
+    # and windowed; a fresh cache derives them too): BioVid's 138-frame videos measured
+    # 4-11x an estimate without it
+    READ_S_PER_FRAME: ClassVar[float] = 3e-5
+    FRAMES_PER_VIDEO: ClassVar[int] = 64  # without a measured length
+    # the planner passes the measured frames per recording (knob "frames")
+    cost_uses_frames: ClassVar[bool] = True
 
     @classmethod
     def frame_gflop(cls, size: int, width: int) -> float:
@@ -192,9 +201,14 @@ class TSMResNet(Model):
         if task.level == "frame" and n_samples:
             per_video = max(per_video, n_steps / n_samples)
         trials = max(1, int(knobs.get("trials", 1)))
-        infer = (min(int(knobs.get("n_valid", 0)), cls.WATCH_VALID.get(profile) or 10**9) * epochs + int(knobs.get("n_test", 0)) / trials) * per_video
+        n_valid, n_test = int(knobs.get("n_valid", 0)), int(knobs.get("n_test", 0))
+        infer = (min(n_valid, cls.WATCH_VALID.get(profile) or 10**9) * epochs + n_test / trials) * per_video
+        frames = float(knobs.get("frames") or (1 if one_frame else cls.FRAMES_PER_VIDEO))
+        if knobs.get("online"):  # the online trace: one causal pass over each test video
+            infer += n_test * frames / trials
+        read = (n_samples + n_valid + n_test / trials) * frames * cls.READ_S_PER_FRAME
         return {"gflop": cls.frame_gflop(size, width) * (3 * frames_train + infer),
-                "efficiency": cls.EFFICIENCY, "seconds": 0.0}
+                "efficiency": cls.EFFICIENCY, "seconds": read}
 
     @classmethod
     def shared_cost(cls, knobs: dict) -> dict[str, dict]:
@@ -444,7 +458,20 @@ class TSMStreamer(Streamer):
         self.previous: np.ndarray | None = None
         self.buffer = []
 
-    def push(self, x: np.ndarray):
+    def push_many(self, xs) -> list:
+        """``push`` over every frame of ``xs`` from a fresh buffer, as one offline
+        :meth:`TSMResNet.frame_logits` pass (which ``push`` equals) instead of a
+        4-frame window per frame; a buffer already holding frames pushes one by one."""
+        if self.frames or not len(xs):
+            return [self.push(x) for x in xs]
+        frames = np.stack([self._prepare(x) for x in xs])
+        logits = self.model.frame_logits(frames, np.arange(len(frames)))
+        self.frames.extend(frames[-WINDOW:])
+        self.previous = self.model._run(np.stack(
+            [frames[0]] * (WINDOW - min(WINDOW, len(frames))) + list(frames[-WINDOW:]))[None])[0, -1]
+        return list(_softmax(logits))
+
+    def _prepare(self, x: np.ndarray) -> np.ndarray:
         import cv2
 
         size = self.model._input_size()
@@ -458,7 +485,10 @@ class TSMStreamer(Streamer):
             frame = frame[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
         if frame.shape[:2] != (size, size):
             frame = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
-        self.frames.append((frame[..., ::-1] / 255.0).astype(np.float32))
+        return (frame[..., ::-1] / 255.0).astype(np.float32)
+
+    def push(self, x: np.ndarray):
+        self.frames.append(self._prepare(x))
         self.model.net_.eval()
         # a full buffer of 4 frames, the first repeating until 4 have come (as offline:
         # copies of the first frame change no output of the causal shift), so that an
