@@ -562,11 +562,12 @@ def compare(p: Plan, actual: dict[str, float]) -> list[str]:
     est: dict[str, float] = {}
     got: dict[str, float] = {}
     charged: set = set()  # shared work runs inside the first job that needs it
-    for j in p.jobs:
+    seconds = {**p.spare_seconds, **p.seconds}  # the deferred cells that ran last too
+    for j in [*p.jobs, *p.spare]:
         if j.key in actual:
             extra = {k: v for k, v in p.shared.get(str(j.cell), {}).items() if k not in charged}
             charged |= set(extra)
-            est[str(j.cell)] = est.get(str(j.cell), 0.0) + p.seconds[j.key] + sum(extra.values())
+            est[str(j.cell)] = est.get(str(j.cell), 0.0) + seconds[j.key] + sum(extra.values())
             got[str(j.cell)] = got.get(str(j.cell), 0.0) + actual[j.key]
     lines = [f"{_fmt_s(got[c])} measured, {_fmt_s(est[c])} estimated ({got[c] / max(est[c], 1e-9):4.2f}x)  {c}"
              for c in est]

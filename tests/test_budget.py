@@ -262,6 +262,10 @@ def test_a_budget_too_small_for_every_floor_defers_the_costliest_cells():
     assert p.total_s <= 5 * 60 * budget.SAFETY
     planned = {j.cell for j in p.jobs}
     assert planned | set(p.deferred) == set(cells) and not planned & set(p.deferred)
+    # a deferred cell that ran last in the clock's room is compared with its estimate too
+    ran = [j for j in p.spare if j.cell == p.spare[0].cell]
+    cmp = budget.compare(p, {j.key: 3 * p.spare_seconds[j.key] for j in ran})
+    assert str(ran[0].cell) in cmp[0] and "3.00x" in cmp[-1]
     reg = registry()
 
     def home(c):
