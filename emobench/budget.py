@@ -214,6 +214,12 @@ def _size(job) -> dict:
     return dict(getattr(job, "size", None) or {})
 
 
+def _fits(job) -> int:
+    """Fits a job makes: its trials, or one for a fold's later training seed, which
+    trains the configuration its first seed's tuning chose (emobench.fold)."""
+    return 1 if getattr(job, "tuned_by", "") else job.trials
+
+
 # Video inputs the planner measures the length of (frames per recording), for
 # models whose cost depends on it (clips per video): a stand-in's EMER or RML
 # clip holds 8-12 frames (one 16-frame clip), a BioVid video 138 (16 clips).
@@ -290,8 +296,7 @@ def job_seconds(job, model_cls, modalities, task, share: float, m: Machine,
     from emobench import online
 
     size = _size(job)
-    # a later training seed trains its fold's tuned configuration once (emobench.fold)
-    trials = 1 if getattr(job, "tuned_by", "") else job.trials
+    trials = _fits(job)
     knobs = {"work": share, "profile": job.profile, "trials": trials, **size, **(extra or {}),
              # whether the fold also streams its test clips for the online protocol
              "online": online.wanted(model_cls, task, getattr(getattr(job, "cell", None), "dataset", ""))}
@@ -375,8 +380,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
             secs = [job_seconds(j, cls, ds.modalities, task, s, m, extra) if first.get(
                 (j.seed, _size(j).get("group", j.fold_index))) == j.key else m.overhead_s for j in cjobs]
             if any(x is None for x in secs):
-                secs = [m.overhead_s + (1 if getattr(j, "tuned_by", "") else j.trials)
-                        * UNDECLARED_TRIAL_S for j in cjobs]
+                secs = [m.overhead_s + _fits(j) * UNDECLARED_TRIAL_S for j in cjobs]
                 if s == 1.0:
                     undeclared.append(str(cell))
             rows[s] = secs
@@ -513,7 +517,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
             spare_seconds[nj.key] = sec
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,
                 prepare_s=standins_of(shares), shared_s=shared_of(shares),
-                shared={str(c): dict(once[c]) for c in shares if once[c]},
+                shared={str(c): dict(once[c]) for c in [*shares, *deferred] if once[c]},
                 profile_s=profiling_of(shares), deferred=deferred,
                 below_floor=[c for c in below if c not in {str(d) for d in deferred}],
                 home=sorted(str(c) for c in shares if home(c)), spare=spare, spare_seconds=spare_seconds)

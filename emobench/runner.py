@@ -134,7 +134,7 @@ def run(cells: list[Cell], *, profile: str = "default", seed: int = 0, seeds: in
         else:
             deferred = {}
         spare = list(summary.budget.spare) if summary.budget is not None else []
-        if dry_run or not spare:
+        if dry_run:
             plan.skips += list(deferred.values())
             deferred = {}
         for msg in plan.notices:

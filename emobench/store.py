@@ -305,7 +305,7 @@ class Store:
         with self.engine.connect() as c:
             prov = c.execute(sa.select(results.c.provenance).where(results.c.key == key)
                              .where(results.c.status == "done")).scalar()
-        return (prov or {}).get("tuning") if isinstance(prov, dict) else None
+        return prov.get("tuning") if isinstance(prov, dict) else None
 
     @_named("reading results")
     def rows(self, status: str | None = "done", with_predictions: bool = False) -> list[dict]:

@@ -515,21 +515,7 @@ class ClipStreamer(Streamer):
         self.buffer = []
 
     def push(self, x: np.ndarray):
-        frame = gray_frames(np.asarray(x)[None], self.size, "the stream")[0]
-        self.frames.append(frame)
-        self.count += 1
-        if self.count < self.length:
-            if not self.video:
-                return None
-            # the padded clip offline takes from a video this short (take_clips)
-            seen = list(self.frames)
-            clip = np.stack(seen + [seen[-1]] * (self.length - len(seen)))
-            return self.model.clip_probabilities(clip[None])[0]
-        if (self.count - self.length) % self.hop:
-            return None
-        probs = self.model.clip_probabilities(np.stack(self.frames)[None])[0]
-        self.history.append(probs)
-        return self._video_answer() if self.video else probs
+        return self.push_many([x])[0]
 
     def push_many(self, xs) -> list:
         """``push`` over every frame of ``xs`` with the clips of all of them through
@@ -551,6 +537,7 @@ class ClipStreamer(Streamer):
                 if not self.video:
                     due.append(None)
                     continue
+                # the padded clip offline takes from a video this short (take_clips)
                 seen = list(self.frames)
                 clips.append(np.stack(seen + [seen[-1]] * (self.length - len(seen))))
                 due.append((len(probs) + len(clips) - 1, False))

@@ -159,11 +159,7 @@ class MiniXceptionStreamer(Streamer):
         self.forward, self.backend = shared_forward(model.network(), spec.get("backend", "auto"))
 
     def push(self, x: np.ndarray) -> np.ndarray:
-        import torch
-        with torch.inference_mode():
-            logits = torch.as_tensor(np.asarray(self.forward(to_input([x]))))
-        p = torch.softmax(logits.float(), dim=1)[0, self.cols].numpy()
-        return p / p.sum()
+        return self.push_many([x])[0]
 
     def push_many(self, xs) -> list:
         # each frame's answer is of that frame alone: the online trace in batches
