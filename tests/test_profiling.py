@@ -417,3 +417,28 @@ def test_auto_reports_bf16_beside_the_others_or_says_why_not():
         assert one["backend"] == "bf16"
     else:
         assert "no bf16 instructions" in auto["rejected"]["bf16"] and why
+
+
+def test_predict_profiles_keep_the_callers_time_bounds(monkeypatch):
+    """The after-run phase's short timing loops reach models timed through predict:
+    a slow predict stops at max_time (at least 3 calls), a fast one after min_time."""
+    import time as _time
+
+    from emobench.plugins import registry
+    from emobench_plugins.models.baselines import LinearBaseline
+
+    ds = registry().dataset("sewa")
+    task = ds.task("arousal")
+    slow = LinearBaseline.predict
+
+    def predict(self, samples):
+        _time.sleep(0.05)
+        return slow(self, samples)
+
+    monkeypatch.setattr(LinearBaseline, "predict", predict)
+    fig = profile_model("linear", modalities=ds.modalities, task=task, min_time=0.05, max_time=0.2)
+    assert 3 <= fig["iters"] <= 6  # not the 30 calls (1.5 s) of the default loop
+    monkeypatch.setattr(LinearBaseline, "predict", slow)
+    t0 = _time.perf_counter()
+    fig = profile_model("linear", modalities=ds.modalities, task=task, min_time=0.05, max_time=0.2)
+    assert fig["iters"] >= 30 and _time.perf_counter() - t0 < 5

@@ -24,6 +24,16 @@ from emobench.profiling.roofline import InterleavedRoofline, load_average, using
 REFERENCE_FPS = 30.0  # video rate assumed when a model's input runs at its own rate
 
 
+def enough_calls(n: int, elapsed: float, *, iters: int | None = None, min_iters: int = 30,
+                 min_time: float = 1.0, max_time: float = 20.0) -> bool:
+    """Whether a timing loop has ``n`` calls after ``elapsed`` seconds is done:
+    exactly ``iters`` calls when given, else at least ``min_iters`` calls and
+    ``min_time`` seconds, stopping at ``max_time`` seconds (never before 3 calls)."""
+    if iters is not None:
+        return n >= iters
+    return (n >= min_iters and elapsed >= min_time) or (n >= 3 and elapsed >= max_time)
+
+
 def time_calls(fn: Callable, x, *, warmup: int = 5, iters: int | None = None, min_iters: int = 30,
                min_time: float = 1.0, max_time: float = 20.0, device: str = "cpu",
                after: Callable[[], None] | None = None) -> np.ndarray:
@@ -50,11 +60,8 @@ def time_calls(fn: Callable, x, *, warmup: int = 5, iters: int | None = None, mi
             times.append((t1 - t0) * 1e3)
             if after is not None:
                 after()
-            n, elapsed = len(times), time.perf_counter() - start
-            if iters is not None:
-                if n >= iters:
-                    break
-            elif (n >= min_iters and elapsed >= min_time) or (n >= 3 and elapsed >= max_time):
+            if enough_calls(len(times), time.perf_counter() - start, iters=iters, min_iters=min_iters,
+                            min_time=min_time, max_time=max_time):
                 break
     return np.asarray(times)
 
@@ -123,7 +130,7 @@ def profile_module(module, example, *, batch: int = 8, threads: int | None = Non
                 except (BackendUnavailable, BackendMismatch) as exc:
                     rejected[name] = str(exc)
                     continue
-                race[name] = (float(np.median(time_calls(fn, x1, warmup=3, min_iters=10, min_time=0.3,
+                race[name] = (float(np.median(time_calls(fn, x1, warmup=3, min_iters=10, min_time=min(0.3, min_time),
                                                          max_time=min(3.0, max_time), device=device))), fn)
             # reduced-precision backends are timed and reported, never chosen
             exact = [k for k in race if k not in REDUCED_PRECISION]

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from emobench.profiling.latency import profile_module, source_fps
+from emobench.profiling.latency import enough_calls, profile_module, source_fps
 from emobench.profiling.roofline import load_average, machine_info
 
 
@@ -121,8 +121,11 @@ def _networks(model) -> list:
     return out
 
 
-def profile_predict(m, modalities, task, *, iters: int = 30, min_time: float = 0.5) -> dict:
-    """Latency of ``predict`` on one synthetic sample after fitting on a few."""
+def profile_predict(m, modalities, task, *, iters: int = 30, min_time: float = 0.5,
+                    max_time: float = 10.0) -> dict:
+    """Latency of ``predict`` on one synthetic sample after fitting on a few:
+    at least ``iters`` calls and ``min_time`` seconds, at most ``max_time``
+    seconds (never fewer than 3 calls), the rule of :func:`time_calls`."""
     from emobench.model import FitContext
 
     inputs = type(m).resolve_inputs(modalities)
@@ -135,12 +138,11 @@ def profile_predict(m, modalities, task, *, iters: int = 30, min_time: float = 0
     one = [s.without_labels() if hasattr(s, "without_labels") else s for s in valid[:1]]
     m.predict(one)
     times, start = [], time.perf_counter()
-    while len(times) < iters or time.perf_counter() - start < min_time:
+    while not enough_calls(len(times), time.perf_counter() - start, min_iters=iters,
+                           min_time=min_time, max_time=max_time):
         t0 = time.perf_counter()
         m.predict(one)
         times.append((time.perf_counter() - t0) * 1e3)
-        if time.perf_counter() - start > 10 and len(times) >= 3:
-            break
     t = np.asarray(times)
     fps1 = 1e3 / float(np.median(t))
     shape = [list(np.shape(one[0].x(kind))) for kind in inputs]
@@ -192,7 +194,7 @@ def profile_model(model, *, modalities=None, task=None, batch: int = 8, threads:
             if modalities is None or task is None:
                 raise ValueError(f"model {m.name!r} has no torch network: profiling its predict needs a "
                                  f"corpus's modalities and task")
-            return profile_predict(m, modalities, task)
+            return profile_predict(m, modalities, task, min_time=min_time, max_time=max_time)
         module, example = got
         sig = None
         if timed is not None:
