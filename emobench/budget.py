@@ -77,9 +77,11 @@ MEASURED_TRIAL_S_PER_RECORDING = {
 }
 # Latency profiling after the folds (one untrained build and timing loop per
 # model, corpus and tuned configuration, in the driver alone): 150 profiles of 206
-# cells took 164 s in the whole default run with 2-s timing loops; the run now
-# times each backend for at most 0.5 s (emobench.runner.profile_latency).
-PROFILE_S_PER_CELL = 0.35
+# cells took 164 s in the whole default run with 2-s timing loops. With loops of 0.1
+# to 0.5 s (emobench.runner.profile_latency), kept by the models timed through predict
+# too (they had run 30 calls and 0.5 s each), 151 profiles of 214 cells took 47 s on
+# the 2-core AMX Xeon (0.22 s a cell; 102 s before).
+PROFILE_S_PER_CELL = 0.25
 # A corpus that declares no standin_seconds: writing its stand-in and reading it
 # the first time (the declared figures are measured by scripts/bench_first_read.py).
 PREPARE_S = 10.0
