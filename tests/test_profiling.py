@@ -421,7 +421,8 @@ def test_auto_reports_bf16_beside_the_others_or_says_why_not():
 
 def test_predict_profiles_keep_the_callers_time_bounds(monkeypatch):
     """The after-run phase's short timing loops reach models timed through predict:
-    a slow predict stops at max_time (at least 3 calls), a fast one after min_time."""
+    a slow predict (each call sleeps 50 ms) stops at max_time after 3-4 calls, a fast
+    one makes its 30 calls at least."""
     import time as _time
 
     from emobench.plugins import registry
@@ -437,8 +438,7 @@ def test_predict_profiles_keep_the_callers_time_bounds(monkeypatch):
 
     monkeypatch.setattr(LinearBaseline, "predict", predict)
     fig = profile_model("linear", modalities=ds.modalities, task=task, min_time=0.05, max_time=0.2)
-    assert 3 <= fig["iters"] <= 6  # not the 30 calls (1.5 s) of the default loop
+    assert 3 <= fig["iters"] <= 4  # each call takes 50 ms at least: the 4th ends past 0.2 s
     monkeypatch.setattr(LinearBaseline, "predict", slow)
-    t0 = _time.perf_counter()
     fig = profile_model("linear", modalities=ds.modalities, task=task, min_time=0.05, max_time=0.2)
-    assert fig["iters"] >= 30 and _time.perf_counter() - t0 < 5
+    assert fig["iters"] >= 30
