@@ -352,6 +352,6 @@ def profile_latency(reg: Registry, cells: list[Cell], store_url: str | None) -> 
     from emobench.profiling import profile_latency as _profile
 
     # timing loops of at least 30 calls and 0.1 s, at most 0.5 s (never under 3 calls): a
-    # run profiles ~150 configurations inside its time budget (70 s of the whole default
-    # matrix with 0.2-s loops, on 2 cores); `emobench profile` times one model for longer
+    # run profiles ~150 configurations inside its time budget (budget.PROFILE_S_PER_CELL
+    # records what they cost); `emobench profile` times one model for longer
     return _profile(reg, cells, store_url, min_time=0.1, max_time=0.5)
