@@ -320,16 +320,20 @@ def shared_seconds(cjobs, model_cls, m: Machine) -> dict[str, float]:
     """{key: estimated seconds} of the work a cell's jobs share with other jobs
     (``Model.shared_cost``, e.g. a pretraining stage per seed), done once per key."""
     out: dict[str, float] = {}
-    fn = getattr(model_cls, "shared_cost", None)
-    if not callable(fn):
-        return out
     for j in cjobs:
-        knobs = {"profile": j.profile, "seed": j.seed,
-                 "pretraining": [p.identity() for p in (getattr(j, "pretraining", ()) or ())]}
-        for key, c in (fn(knobs) or {}).items():
+        for key, c in _shared_cost(j, model_cls).items():
             out[key] = float(c.get("seconds", 0.0)) + m.seconds(float(c.get("gflop", 0.0)),
                                                                float(c.get("efficiency", 0.3)))
     return out
+
+
+def _shared_cost(job, model_cls) -> dict:
+    fn = getattr(model_cls, "shared_cost", None)
+    if not callable(fn):
+        return {}
+    knobs = {"profile": job.profile, "seed": job.seed,
+             "pretraining": [p.identity() for p in (getattr(job, "pretraining", ()) or ())]}
+    return fn(knobs) or {}
 
 
 def _rekey(job, share: float):
@@ -347,6 +351,15 @@ def _rekey(job, share: float):
     if hasattr(job, "identity_key"):
         changes.update(identity=ident, identity_key=content_key("identity", ident)[:16])
     return dataclasses.replace(job, **changes)
+
+
+def _with_shared_work(job, model_cls):
+    """The job with the keys of the work it shares with others (the executors' queue
+    holds it back while another job computes them)."""
+    keys = tuple(sorted(_shared_cost(job, model_cls)))
+    if not keys or not hasattr(job, "shared_work"):
+        return job
+    return dataclasses.replace(job, shared_work=keys)
 
 
 def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
@@ -504,8 +517,9 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
         if cell in deferred:
             continue
         s = shares[cell]
+        cls = reg.model(cell.model)
         for j, sec in zip(cjobs, table[cell][s]):
-            nj = _rekey(j, s)
+            nj = _with_shared_work(_rekey(j, s), cls)
             planned.append(nj)
             seconds[nj.key] = sec
     cell_cost = {c: sum(table[c][shares[c]]) for c in shares}
@@ -514,7 +528,7 @@ def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:
     for cell in sorted(deferred, key=deferred.get):  # cheapest first, at the least share
         for j, sec in sorted(zip(by_cell[cell], table[cell][MIN_SHARE]),
                              key=lambda js: (js[0].seed, js[0].fold_index)):
-            nj = _rekey(j, MIN_SHARE)
+            nj = _with_shared_work(_rekey(j, MIN_SHARE), reg.model(cell.model))
             spare.append(nj)
             spare_seconds[nj.key] = sec
     return Plan(planned, seconds, {str(c): s for c, s in shares.items()}, budget_s, m, undeclared,

@@ -78,6 +78,9 @@ class Job:
     # a later training seed: the key of its fold's first-seed job, whose tuned
     # configuration it trains once with its own seed ("" : this job tunes)
     tuned_by: str = field(default="", hash=False, compare=False)
+    # keys of the work this job shares with other jobs and computes if it comes first
+    # (Model.shared_cost, e.g. a pretraining stage): set by the budget planner
+    shared_work: tuple = field(default=(), hash=False, compare=False)
 
 
 @dataclass

@@ -18,3 +18,4 @@ class FakeJob:
     identity_key: str = ""
     pretraining: tuple = dataclasses.field(default=(), hash=False, compare=False)
     tuned_by: str = dataclasses.field(default="", hash=False, compare=False)
+    shared_work: tuple = dataclasses.field(default=(), hash=False, compare=False)

@@ -97,6 +97,24 @@ def test_a_job_reusing_a_tuning_waits_for_it_and_others_go_first():
     assert q.take() is b
 
 
+def test_a_job_needing_shared_work_waits_while_another_computes_it():
+    from emobench.executors import Queue
+
+    a, b, c = _Job("a"), _Job("b"), _Job("c")
+    a.shared_work = b.shared_work = ("stage",)
+    q = Queue([a, b, c])
+    assert q.take() is a and q.take() is c  # b would only wait on a's lock: c first
+    assert q.take() is None
+    q.done(a)
+    assert q.take() is b  # the stage is done: b reads it
+    # a job whose shared work is done, or that comes first, is not held back
+    q = Queue([b, c])
+    assert q.take() is b and q.take() is c
+    # nothing running: a waiting job starts rather than none
+    q = Queue([a, b])
+    assert q.take() is a and q.take() is None and q.take(force=True) is b
+
+
 @pytest.mark.parametrize("kind", ["inline", "processes"])
 def test_workers_start_a_later_seed_only_after_its_tuning(kind, tmp_path):
     from emobench import executors

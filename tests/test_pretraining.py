@@ -91,6 +91,9 @@ def test_the_planner_charges_a_shared_stage_once_per_corpus_set_whatever_the_see
     one = budget.plan(jobs([0], corpora), None, m)
     per_seed = next(iter(one.shared[str(cells[0])].values()))
     assert per_seed > 0 and one.shared_s == pytest.approx(per_seed)  # two cells, one stage
+    # each planned job names the stage, so the executors' queue can hold one back while
+    # another computes it (tests/test_executors.py)
+    assert {j.shared_work for j in one.jobs} == {tuple(one.shared[str(cells[0])])}
     three = budget.plan(jobs([0, 1, 2], corpora), None, m)
     assert three.shared_s == pytest.approx(per_seed)  # one fixed starting point for every seed
     other = budget.plan(jobs([0], corpora[:1]), None, m)
