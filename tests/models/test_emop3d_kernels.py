@@ -1,6 +1,7 @@
 """EmoP3D's fused kernels and micro-batches compute what the reference formulas compute."""
 
 import numpy as np
+import pytest
 import torch
 from torch.nn import functional as F
 
@@ -51,3 +52,30 @@ def test_micro_batches_give_the_whole_batch_gradient():
     F.cross_entropy(net(torch.from_numpy(X).float()[:, None]), Y).backward()
     for a, b in zip(micro, (p.grad for p in net.parameters())):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def _ws3d_reference(layer, x):
+    # the weighted-sum layer out of place, term by term (what the in-place kernel adds up)
+    rt, rh, rw = layer.rf
+    d = layer.out_shape[0]
+    s = sum((x[:, None, :, tau:tau + d] * layer.weight[None, :, :, tau, None]).sum(2) for tau in range(rt))
+    h, w = s.shape[-2] - rh + 1, s.shape[-1] - rw + 1
+    box = sum(s[..., i:i + h, j:j + w] for i in range(rh) for j in range(rw))
+    return F.leaky_relu(box + layer.bias, 0.01)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_in_place_weighted_sum_has_the_reference_values_and_gradients(channels):
+    from emobench_plugins.models.emop3d.pyranet import WS3D
+
+    torch.manual_seed(3)
+    layer = WS3D((6, 9, 8, channels), out_maps=2, rf=(3, 4, 4))
+    x = torch.randn(2, channels, 6, 9, 8, requires_grad=True)
+    got = layer(x)
+    ref = _ws3d_reference(layer, x)
+    assert torch.allclose(got, ref, atol=1e-5)
+    g = torch.randn_like(got)
+    grads = torch.autograd.grad(got, [x, layer.weight, layer.bias], g)
+    refs = torch.autograd.grad(ref, [x, layer.weight, layer.bias], g)
+    for a, b in zip(grads, refs):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)

@@ -71,11 +71,15 @@ def standardize_reference(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 def _window_sum(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     """VALID sliding sum of ``size`` along ``dim`` as ``size`` shifted slices
-    (several times faster on CPU than avg-pool or a ones-kernel conv)."""
+    (several times faster on CPU than avg-pool or a ones-kernel conv), added in
+    place into one buffer: a new tensor per slice made the layer memory-bound
+    (docs/performance.md: the forward 1.4x faster so)."""
     n = x.shape[dim] - size + 1
-    out = x.narrow(dim, 0, n)
-    for k in range(1, size):
-        out = out + x.narrow(dim, k, n)
+    if size == 1:
+        return x.narrow(dim, 0, n)
+    out = x.narrow(dim, 0, n) + x.narrow(dim, 1, n)
+    for k in range(2, size):
+        out.add_(x.narrow(dim, k, n))  # add's backward needs neither operand: autograd allows it
     return out
 
 
@@ -115,13 +119,17 @@ class WS3D(nn.Module):
             xs = x[:, :, tau:tau + dout]
             wt = self.weight[:, :, tau]
             # Broadcast multiply-sum: einsum lowers this to thousands of tiny bmm calls.
+            # The terms accumulate in place (addcmul_): one buffer instead of one per tau.
             if c == 1:
-                term = xs * wt.reshape(1, f, 1, h, w)
+                if s is None:
+                    s = xs * wt.reshape(1, f, 1, h, w)
+                else:
+                    s.addcmul_(xs, wt.reshape(1, f, 1, h, w))
             else:
                 term = (xs.unsqueeze(1) * wt.reshape(1, f, c, 1, h, w)).sum(2)
-            s = term if s is None else s + term
-        y = _box_sum(s, rh, rw) + self.bias
-        return F.leaky_relu(y, LEAK) if self.activation else y
+                s = term if s is None else s.add_(term)
+        y = _box_sum(s, rh, rw).add_(self.bias)
+        return F.leaky_relu(y, LEAK, inplace=True) if self.activation else y
 
 
 def _pool_forward(x: torch.Tensor, temporal: int) -> torch.Tensor:
