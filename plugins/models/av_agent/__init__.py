@@ -44,8 +44,9 @@ class _Branch(Model):
     levels = ("clip",)
     # 2: He / torchvision init (PyTorch's default left a from-scratch VGGish's logits
     # constant), BatchNorm statistics re-estimated after each epoch, the visual branch
-    # trains on the middle half of a clip's frames, cost() counts the online trace
-    version = "2"
+    # trains on the middle half of a clip's frames, cost() counts the online trace;
+    # 3: channels-last layout on a CPU (float rounding)
+    version = "3"
     # windows seen per fit over all epochs, input side, widths (recorded as params)
     WINDOW_BUDGET: ClassVar[dict] = {"smoke": 32, "default": 1200, "paper": None}
     EPOCHS: ClassVar[dict] = {"smoke": 1, "default": 6, "paper": 30}
@@ -145,10 +146,12 @@ class _Branch(Model):
     def fit(self, train, valid, ctx: FitContext):
         import time
 
+        from emobench_plugins.models.common.torch_training import conv_layout
+
         self.n_classes_ = len(ctx.task.classes)
         self.profile_ = ctx.profile
         t0 = time.perf_counter()
-        self.net_ = self._build(self.n_classes_, ctx.profile).to(ctx.device)
+        self.net_ = conv_layout(self._build(self.n_classes_, ctx.profile).to(ctx.device), ctx.device)
         if self.params.get("weights"):
             state = load_state_dict(self.params["weights"])
             self.net_.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")},

@@ -191,7 +191,7 @@ class SequenceRNN(Model):
 
 class FrameCNN(Model):
     name = "frame-cnn"
-    version = "1"
+    version = "2"  # 2: channels-last layout on a CPU (float rounding)
     description = "Small 2D CNN on sampled grey face frames, embeddings averaged over frames"
     consumes = ("face_video",)
     levels = ("clip",)
@@ -247,13 +247,14 @@ class FrameCNN(Model):
         from emobench_plugins.models.baselines.sequence_nets import _FrameCNNNet
         import torch
         from torch.nn import functional as F
-        from emobench_plugins.models.common.torch_training import resolve_epochs, train_epochs
+        from emobench_plugins.models.common.torch_training import conv_layout, resolve_epochs, train_epochs
         p = self.params
         X = np.stack([self._frames(s) for s in train])  # the training clips are stacked once
         self.targets_ = _Targets(ctx.task, np.asarray([float(s.y) for s in train]))
         t = self.targets_
         Y = torch.from_numpy(t.encode([s.y for s in train]))
-        self.net_ = _FrameCNNNet(t.n_out, tuple(p["channels"]), float(p["dropout"])).to(ctx.device)
+        self.net_ = conv_layout(_FrameCNNNet(t.n_out, tuple(p["channels"]), float(p["dropout"])).to(ctx.device),
+                                ctx.device)
         opt = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]),
                                weight_decay=float(p["weight_decay"] or 0.0))
         batch = int(p["batch_size"])

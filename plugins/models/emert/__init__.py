@@ -31,7 +31,7 @@ PAPER = ("Liu, Wei, Liu, Zhan, Chen, Chen, Shan: Smile upon the Face but Sadness
 
 class EMERT(Model):
     name = "emert"
-    version = "2"
+    version = "3"  # 3: channels-last layout on a CPU (float rounding)
     paper = PAPER
     description = ("ResNet-18 faces + LSTM eye movements and fixations, modality-adversarial "
                    "decoupling, cross-transformer over 72 tokens")
@@ -174,7 +174,7 @@ class EMERT(Model):
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "EMERT":
         import torch
 
-        from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
+        from emobench_plugins.models.common.torch_training import conv_layout, seed_everything, train_epochs
 
         from .net import EMERTNet, emert_loss
 
@@ -191,8 +191,9 @@ class EMERT(Model):
         y = np.asarray([s.y for s in train], dtype=np.int64 if task.kind == "classification" else np.float32)
         self.width_ = int(self._knob("width", self.WIDTH, ctx.profile))
         dropout = float(self._knob("dropout", self.DROPOUT, ctx.profile))
-        net = EMERTNet(n_out, variant, width=self.width_, dropout=dropout,
-                       pos_std=float(self._knob("pos_std", self.POS_STD, ctx.profile))).to(ctx.device)
+        net = conv_layout(EMERTNet(n_out, variant, width=self.width_, dropout=dropout,
+                                   pos_std=float(self._knob("pos_std", self.POS_STD, ctx.profile))
+                                   ).to(ctx.device), ctx.device)
         self.net_ = net
         frozen = bool(self._knob("freeze_face", self.FREEZE_FACE, ctx.profile))
         if frozen:

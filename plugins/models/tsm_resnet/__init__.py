@@ -107,7 +107,7 @@ def augment(clips, rng: np.random.Generator, flip_only: bool = False):
 
 class TSMResNet(Model):
     name = "tsm-resnet"
-    version = "5"  # 5: frames kept as bytes until a batch needs them (float32 rounding); 4: one static stage per corpus set for every seed; 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
+    version = "6"  # 6: channels-last layout on a CPU (float rounding); 5: frames kept as bytes until a batch needs them (float32 rounding); 4: one static stage per corpus set for every seed; 3: the static stage on AffectNet + RAF-DB, 48 px at a quarter width
     paper = PAPER
     description = ("ResNet-18 with a causal quarter-channel temporal shift after layer1-3 "
                    "on 4-frame RGB face clips (the VTT system)")
@@ -279,7 +279,7 @@ class TSMResNet(Model):
     def fit(self, train: list[Sample], valid: list[Sample], ctx: FitContext) -> "TSMResNet":
         import torch
 
-        from emobench_plugins.models.common.torch_training import seed_everything, train_epochs
+        from emobench_plugins.models.common.torch_training import conv_layout, seed_everything, train_epochs
 
         from .net import ResNet18TSM, vtt_loss
 
@@ -300,7 +300,8 @@ class TSMResNet(Model):
         # ImageNet / AffectNet weights are ResNet-18's: width 64 unless set otherwise
         self.width_ = 64 if p.get("weights") and p.get("width") == "auto" else int(
             self._knob("width", self.WIDTH, ctx.profile))
-        net = ResNet18TSM(self.n_classes_, shift="none", width=self.width_).to(ctx.device)
+        net = conv_layout(ResNet18TSM(self.n_classes_, shift="none", width=self.width_).to(ctx.device),
+                          ctx.device)
         self.pretrained_on_ = []
         if p.get("weights"):  # the user's weights take the static stage's place
             state = load_state_dict(p["weights"])  # refuses code, naming the file

@@ -21,7 +21,7 @@ import numpy as np
 from emobench.labelspace import BASIC
 from emobench.media import content_key
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"  # 2: channels-last layout on a CPU (float rounding)
 # One stage per corpus set, not per training seed (see the module docstring): three
 # seeds x two trials ran up to six stages of about 50 s for each set.
 STAGE_SEED = 0
@@ -79,14 +79,14 @@ def train(corpora, model_cls, seed: int, size: int, width: int, recipe: Recipe,
     """The static network's state dict (numpy arrays) after ``recipe.steps`` steps."""
     import torch
 
-    from emobench_plugins.models.common.torch_training import seed_everything
+    from emobench_plugins.models.common.torch_training import conv_layout, seed_everything
 
     from . import augment
     from .net import ResNet18TSM, vtt_loss
 
     x, y = images(corpora, model_cls, size)
     rng = seed_everything(seed)
-    net = ResNet18TSM(len(BASIC), shift="none", width=width).to(device)
+    net = conv_layout(ResNet18TSM(len(BASIC), shift="none", width=width).to(device), device)
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr, amsgrad=True, weight_decay=5e-5)
     xt = torch.from_numpy(x).permute(0, 3, 1, 2)
     yt = torch.from_numpy(y)
