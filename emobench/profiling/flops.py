@@ -3,7 +3,8 @@
 Matrix products and convolutions count 2 FLOP per multiply-add, as
 ``torch.utils.flop_counter.FlopCounterMode`` counts them (biases included in
 those ops are not counted). Every other arithmetic op counts too, which
-``FlopCounterMode`` leaves out: a point-wise op 1 FLOP per output element, a
+``FlopCounterMode`` leaves out: a point-wise op 1 FLOP per output element (2 for a fused product and sum such as
+``addcmul``), a
 reduction 1 per input element, pooling 1 per input element of each window,
 normalisation and softmax a few per element. Without them EmoP3D's
 weighted-sum pyramid layers (element-wise products and box sums) counted 0
@@ -32,6 +33,13 @@ def _numel(x) -> int:
 _PER_INPUT = {"native_layer_norm": 5, "native_group_norm": 5, "native_batch_norm": 5,
               "_native_batch_norm_legit": 5, "_native_batch_norm_legit_no_training": 2,
               "_softmax": 5, "_log_softmax": 5, "var_mean": 3, "var": 3, "std": 3, "std_mean": 3}
+
+
+# Bumped when the counting rules change: figures cached under the old rules are stale.
+COUNT_VERSION = "2"  # 2: fused product-and-sum point-wise ops count 2 per element
+
+# point-wise ops that do two operations per output element (a product and a sum)
+_PER_OUTPUT = {"addcmul": 2, "addcmul_": 2, "addcdiv": 2, "addcdiv_": 2, "lerp": 2, "lerp_": 2}
 
 
 def _pool_flops(name: str, args, out) -> int:
@@ -66,7 +74,7 @@ class _CountAll:
                 elif torch.Tag.reduction in tags:
                     self.flops += _numel(args[0])
                 elif torch.Tag.pointwise in tags and name not in ("copy_", "clone", "_to_copy"):
-                    self.flops += _numel(out)
+                    self.flops += _PER_OUTPUT.get(name, 1) * _numel(out)
                 return out
 
         return Mode()

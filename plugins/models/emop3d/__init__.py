@@ -55,9 +55,11 @@ def clip_gflop(n_classes: int, clip_len: int, size: int) -> float:
     from importlib.metadata import version as dist_version
 
     from emobench.datasource import cache_root
+    from emobench.profiling.flops import COUNT_VERSION
 
     path = cache_root() / "emop3d-flops.json"
-    key = f"{EmoP3D.version}|{n_classes}|{clip_len}|{size}|torch={dist_version('torch')}"
+    key = (f"{EmoP3D.version}|{n_classes}|{clip_len}|{size}|torch={dist_version('torch')}"
+           f"|count={COUNT_VERSION}")
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
