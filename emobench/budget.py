@@ -357,9 +357,7 @@ def _with_shared_work(job, model_cls):
     """The job with the keys of the work it shares with others (the executors' queue
     holds it back while another job computes them)."""
     keys = tuple(sorted(_shared_cost(job, model_cls)))
-    if not keys or not hasattr(job, "shared_work"):
-        return job
-    return dataclasses.replace(job, shared_work=keys)
+    return dataclasses.replace(job, shared_work=keys) if keys else job
 
 
 def plan(jobs: Iterable, minutes: float | None, m: Machine, reg=None) -> Plan:

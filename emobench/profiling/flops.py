@@ -3,9 +3,8 @@
 Matrix products and convolutions count 2 FLOP per multiply-add, as
 ``torch.utils.flop_counter.FlopCounterMode`` counts them (biases included in
 those ops are not counted). Every other arithmetic op counts too, which
-``FlopCounterMode`` leaves out: a point-wise op 1 FLOP per output element (2 for a fused product and sum such as
-``addcmul``), a
-reduction 1 per input element, pooling 1 per input element of each window,
+``FlopCounterMode`` leaves out: a point-wise op 1 FLOP per output element (2 for
+a fused product and sum such as ``addcmul``), a reduction 1 per input element, pooling 1 per input element of each window,
 normalisation and softmax a few per element. Without them EmoP3D's
 weighted-sum pyramid layers (element-wise products and box sums) counted 0
 and the network read 0.00073 GFLOP per clip instead of ~0.056.

@@ -24,6 +24,8 @@ from torch.nn import functional as F
 
 
 def _ms(fn, n: int = 6) -> float:
+    """Mean milliseconds of ``n`` calls of ``fn()`` after one warm-up call (a training
+    step too: emobench.profiling.latency.time_calls times inside inference mode)."""
     fn()
     t0 = time.perf_counter()
     for _ in range(n):

@@ -23,7 +23,8 @@ def conv_layout(net: nn.Module, device) -> nn.Module:
     """``net`` in channels-last memory layout on a CPU (its 2-d convolutions, pooling and
     batch norm then run oneDNN's blocked kernels; the NCHW max-pool kernel alone was
     slower than the convolutions): measured 1.1-1.7x faster training and 1.2-2.4x faster
-    prediction for the built-in 2-d conv networks on the AMX Xeon (docs/performance.md).
+    prediction for the built-in 2-d conv networks on the AMX Xeon (docs/models.md,
+    tests/bench/bench_layouts.py).
     The values are the same up to float rounding; other devices keep their layout."""
     if torch.device(device).type == "cpu":
         return net.to(memory_format=torch.channels_last)

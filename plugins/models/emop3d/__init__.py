@@ -133,9 +133,9 @@ class EmoP3D(Model):
     # gradients accumulated: the same gradient as one big batch, but per-clip
     # cost grows with the batch on CPU (the layers are memory-bound: a clip's
     # activations are 1.6 MB per map stack; batch 100 measured 1.8x slower per
-    # clip than 16 on the 2-core EPYC, 16 1.2x slower than 8 on the AMX Xeon,
-    # docs/performance.md). Predictions run INFER_BATCH clips at a time
-    # (16 measured 1.2-1.4x slower per clip than 2-4 on the AMX Xeon).
+    # clip than 16 on the 2-core EPYC, docs/performance.md; 16 1.1-1.2x slower
+    # than 8 on the AMX Xeon, docs/models.md). Predictions run INFER_BATCH clips
+    # at a time (16 measured 1.1-1.4x slower per clip than 2-4 on the AMX Xeon).
     MICRO_BATCH: ClassVar[int] = 8
     INFER_BATCH: ClassVar[int] = 4
     MIN_CLIPS: ClassVar[int] = 16  # the least training clips of a fit at any work share

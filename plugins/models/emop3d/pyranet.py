@@ -73,7 +73,7 @@ def _window_sum(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     """VALID sliding sum of ``size`` along ``dim`` as ``size`` shifted slices
     (several times faster on CPU than avg-pool or a ones-kernel conv), added in
     place into one buffer: a new tensor per slice made the layer memory-bound
-    (docs/performance.md: the forward 1.4x faster so)."""
+    (docs/models.md, EmoP3D's speed)."""
     n = x.shape[dim] - size + 1
     if size == 1:
         return x.narrow(dim, 0, n)
